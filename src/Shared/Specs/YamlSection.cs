@@ -1,0 +1,181 @@
+using System.Globalization;
+using YamlDotNet.RepresentationModel;
+
+namespace Orchestrator.Shared.Specs;
+
+/// <summary>
+/// A YAML mapping read key by key: typed getters record errors with the full field path, and
+/// <see cref="Finish"/> reports every key that no getter asked for, listing the allowed ones.
+/// </summary>
+public sealed class YamlSection
+{
+    private readonly YamlMappingNode? _node;
+    private readonly List<SpecError> _errors;
+    private readonly List<string> _known = [];
+
+    public YamlSection(YamlMappingNode? node, string path, List<SpecError> errors)
+    {
+        _node = node;
+        Path = path;
+        _errors = errors;
+    }
+
+    public string Path { get; }
+
+    public bool Has(string key) => Find(key) is not null;
+
+    public void Error(string key, string message) => _errors.Add(new SpecError(Join(key), message));
+
+    public string Join(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
+
+    public YamlSection Section(string key)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "" or "~" or "null" })
+            return new YamlSection(null, Join(key), _errors);
+        if (node is YamlMappingNode map)
+            return new YamlSection(map, Join(key), _errors);
+        Error(key, $"must be a mapping of keys, got {Describe(node)}");
+        return new YamlSection(null, Join(key), _errors);
+    }
+
+    public string String(string key, string fallback, IReadOnlyCollection<string>? allowed = null)
+    {
+        var node = Find(key);
+        if (node is null) return fallback;
+        if (node is not YamlScalarNode { Value: { } text })
+        {
+            Error(key, $"must be a string{AllowedSuffix(allowed)}, got {Describe(node)}");
+            return fallback;
+        }
+        if (allowed is not null && !allowed.Contains(text))
+        {
+            Error(key, $"unknown value '{text}'{AllowedSuffix(allowed)}");
+            return fallback;
+        }
+        return text;
+    }
+
+    public string? OptionalString(string key)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "~" or "null" }) return null;
+        if (node is YamlScalarNode { Value: { } text }) return text;
+        Error(key, $"must be a string, got {Describe(node)}");
+        return null;
+    }
+
+    public int Int(string key, int fallback, int? min = null, int? max = null)
+    {
+        var node = Find(key);
+        if (node is null) return fallback;
+        if (node is not YamlScalarNode { Value: { } text } ||
+            !long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            Error(key, $"must be an integer, got {Describe(node)}");
+            return fallback;
+        }
+        if ((min is { } lo && value < lo) || (max is { } hi && value > hi) || value is < int.MinValue or > int.MaxValue)
+        {
+            Error(key, $"must be {RangeText(min, max)}, got {value}");
+            return fallback;
+        }
+        return (int)value;
+    }
+
+    /// <summary>A finite number; <paramref name="exclusiveMin"/> makes min a strict bound.</summary>
+    public double Double(string key, double fallback, double? min = null, double? max = null, bool exclusiveMin = false)
+    {
+        var node = Find(key);
+        if (node is null) return fallback;
+        return ParseDouble(key, node, min, max, exclusiveMin) ?? fallback;
+    }
+
+    public double? OptionalDouble(string key, double? min = null, double? max = null, bool exclusiveMin = false)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "~" or "null" }) return null;
+        return ParseDouble(key, node, min, max, exclusiveMin);
+    }
+
+    public bool Bool(string key, bool fallback)
+    {
+        var node = Find(key);
+        if (node is null) return fallback;
+        if (node is YamlScalarNode { Value: { } text })
+        {
+            switch (text)
+            {
+                case "true" or "True" or "TRUE" or "yes": return true;
+                case "false" or "False" or "FALSE" or "no": return false;
+            }
+        }
+        Error(key, $"must be true or false, got {Describe(node)}");
+        return fallback;
+    }
+
+    /// <summary>Reports keys present in the mapping that no getter asked for.</summary>
+    public void Finish()
+    {
+        if (_node is null) return;
+        foreach (var (keyNode, _) in _node.Children)
+        {
+            var key = (keyNode as YamlScalarNode)?.Value ?? keyNode.ToString();
+            if (!_known.Contains(key))
+                _errors.Add(new SpecError(Join(key), $"unknown key; allowed keys: {string.Join(", ", _known)}"));
+        }
+    }
+
+    private double? ParseDouble(string key, YamlNode node, double? min, double? max, bool exclusiveMin)
+    {
+        if (node is not YamlScalarNode { Value: { } text } ||
+            !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+        {
+            Error(key, $"must be a number, got {Describe(node)}");
+            return null;
+        }
+        if (!double.IsFinite(value))
+        {
+            Error(key, $"must be a finite number, got {text}");
+            return null;
+        }
+        bool belowMin = min is { } lo && (exclusiveMin ? value <= lo : value < lo);
+        if (belowMin || (max is { } hi && value > hi))
+        {
+            var lower = min is null ? "" : exclusiveMin ? $"> {Fmt(min.Value)}" : $">= {Fmt(min.Value)}";
+            var upper = max is null ? "" : $"<= {Fmt(max.Value)}";
+            var range = string.Join(" and ", new[] { lower, upper }.Where(s => s.Length > 0));
+            Error(key, $"must be {range}, got {text}");
+            return null;
+        }
+        return value;
+    }
+
+    private YamlNode? Find(string key)
+    {
+        if (!_known.Contains(key)) _known.Add(key);
+        if (_node is null) return null;
+        return _node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+    }
+
+    private static string RangeText(int? min, int? max) => (min, max) switch
+    {
+        ({ } lo, { } hi) => $"between {lo} and {hi}",
+        ({ } lo, null) => $">= {lo}",
+        (null, { } hi) => $"<= {hi}",
+        _ => "an integer",
+    };
+
+    private static string AllowedSuffix(IReadOnlyCollection<string>? allowed) =>
+        allowed is null ? "" : $"; allowed: {string.Join(", ", allowed)}";
+
+    private static string Fmt(double v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string Describe(YamlNode node) => node switch
+    {
+        YamlScalarNode s => $"'{s.Value}'",
+        YamlSequenceNode => "a list",
+        YamlMappingNode => "a mapping",
+        _ => node.NodeType.ToString(),
+    };
+}
