@@ -18,16 +18,28 @@ for project in tests/*.Tests/*.csproj; do
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
 done
 
-# One closing line across all projects, from the TRX files each run wrote.
-python3 - "$results" <<'PY' || true
-import glob, sys, xml.etree.ElementTree as ET
-ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-passed = failed = skipped = 0
-for path in glob.glob(sys.argv[1] + "/*.trx"):
-    c = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
-    if c is None: continue
-    passed += int(c.get("passed", 0)); failed += int(c.get("failed", 0)) + int(c.get("error", 0))
-    skipped += int(c.get("notExecuted", 0))
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-PY
+# One closing line across all projects, from the TRX files each run wrote. Plain bash (no python,
+# no xmllint): CI may be a bare Debian with only the .NET SDK.
+
+# Prints attribute $2 of the <Counters> element of TRX file $1, or 0 when it is missing (a run that
+# crashed before writing its summary must not abort the script under set -e).
+counter() {
+  local content element attribute
+  content=$(<"$1")
+  element='<Counters[[:space:]][^>]*>'
+  [[ $content =~ $element ]] || { echo 0; return; }
+  element=${BASH_REMATCH[0]}
+  # The leading space keeps "passed" from matching "passedButRunAborted".
+  attribute="[[:space:]]$2=\"([0-9]+)\""
+  if [[ $element =~ $attribute ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi
+}
+
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [[ -f $trx ]] || continue
+  passed=$((passed + $(counter "$trx" passed)))
+  failed=$((failed + $(counter "$trx" failed) + $(counter "$trx" error)))
+  skipped=$((skipped + $(counter "$trx" notExecuted)))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
 namespace Orchestrator.Shared.Specs;
@@ -7,7 +8,7 @@ namespace Orchestrator.Shared.Specs;
 /// A YAML mapping read key by key: typed getters record errors with the full field path, and
 /// <see cref="Finish"/> reports every key that no getter asked for, listing the allowed ones.
 /// </summary>
-public sealed class YamlSection
+public sealed partial class YamlSection
 {
     private readonly YamlMappingNode? _node;
     private readonly List<SpecError> _errors;
@@ -25,6 +26,25 @@ public sealed class YamlSection
     public bool Has(string key) => Find(key) is not null;
 
     public void Error(string key, string message) => _errors.Add(new SpecError(Join(key), message));
+
+    /// <summary>Adds problems found by a validator that checked the values this section read.</summary>
+    public void AddErrors(IEnumerable<SpecError> errors) => _errors.AddRange(errors);
+
+    /// <summary>
+    /// Whether a key at a dotted path below this mapping (`loss.real_label`) is present, whatever its
+    /// value. Unlike <see cref="Has"/> it does not count as reading the key, so a validator may ask
+    /// after <see cref="Finish"/> without changing which keys are allowed.
+    /// </summary>
+    public bool Contains(string dottedPath)
+    {
+        YamlNode? node = _node;
+        foreach (var key in dottedPath.Split('.'))
+        {
+            if (node is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(key), out node))
+                return false;
+        }
+        return true;
+    }
 
     public string Join(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
 
@@ -75,9 +95,16 @@ public sealed class YamlSection
             Error(key, $"must be an integer, got {Describe(node)}");
             return fallback;
         }
-        if ((min is { } lo && value < lo) || (max is { } hi && value > hi) || value is < int.MinValue or > int.MaxValue)
+        if (value is < int.MinValue or > int.MaxValue)
         {
-            Error(key, $"must be {RangeText(min, max)}, got {value}");
+            // Checked apart from the caller's bounds: with only a minimum, "must be >= 1" would be
+            // the message for a value that is >= 1 but does not fit.
+            Error(key, $"must be {BoundsText.Ints(min ?? int.MinValue, max ?? int.MaxValue)}, got {value}");
+            return fallback;
+        }
+        if ((min is { } lo && value < lo) || (max is { } hi && value > hi))
+        {
+            Error(key, $"must be {BoundsText.Ints(min, max)}, got {value}");
             return fallback;
         }
         return (int)value;
@@ -128,6 +155,13 @@ public sealed class YamlSection
 
     private double? ParseDouble(string key, YamlNode node, double? min, double? max, bool exclusiveMin)
     {
+        if (node is YamlScalarNode { Value: { } special } && YamlNonFinite().IsMatch(special))
+        {
+            // YAML's own spellings of infinity and NaN, which double.TryParse does not know; without
+            // this they would be reported as "not a number" rather than as "not finite".
+            Error(key, $"must be a finite number, got {special}");
+            return null;
+        }
         if (node is not YamlScalarNode { Value: { } text } ||
             !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
         {
@@ -139,13 +173,9 @@ public sealed class YamlSection
             Error(key, $"must be a finite number, got {text}");
             return null;
         }
-        bool belowMin = min is { } lo && (exclusiveMin ? value <= lo : value < lo);
-        if (belowMin || (max is { } hi && value > hi))
+        if (BoundsText.OutOfRange(value, min, max, exclusiveMin))
         {
-            var lower = min is null ? "" : exclusiveMin ? $"> {Fmt(min.Value)}" : $">= {Fmt(min.Value)}";
-            var upper = max is null ? "" : $"<= {Fmt(max.Value)}";
-            var range = string.Join(" and ", new[] { lower, upper }.Where(s => s.Length > 0));
-            Error(key, $"must be {range}, got {text}");
+            Error(key, $"must be {BoundsText.Doubles(min, max, exclusiveMin)}, got {text}");
             return null;
         }
         return value;
@@ -158,18 +188,8 @@ public sealed class YamlSection
         return _node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
     }
 
-    private static string RangeText(int? min, int? max) => (min, max) switch
-    {
-        ({ } lo, { } hi) => $"between {lo} and {hi}",
-        ({ } lo, null) => $">= {lo}",
-        (null, { } hi) => $"<= {hi}",
-        _ => "an integer",
-    };
-
     private static string AllowedSuffix(IReadOnlyCollection<string>? allowed) =>
         allowed is null ? "" : $"; allowed: {string.Join(", ", allowed)}";
-
-    private static string Fmt(double v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static string Describe(YamlNode node) => node switch
     {
@@ -178,4 +198,7 @@ public sealed class YamlSection
         YamlMappingNode => "a mapping",
         _ => node.NodeType.ToString(),
     };
+
+    [GeneratedRegex(@"^([-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$")]
+    private static partial Regex YamlNonFinite();
 }
