@@ -1,0 +1,44 @@
+using Orchestrator.Shared.Specs;
+using LossNames = Orchestrator.Shared.Specs.Losses;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Worker.Losses;
+
+/// <summary>An adversarial objective over D's raw scores (logits for the BCE family).</summary>
+public abstract class GanLoss
+{
+    /// <summary>D's loss given its scores on a real and a fake batch.</summary>
+    public abstract Tensor Discriminator(Tensor realScores, Tensor fakeScores);
+
+    /// <summary>G's loss given D's scores on G's samples.</summary>
+    public abstract Tensor Generator(Tensor fakeScores);
+
+    /// <summary>
+    /// Which fake samples D takes for real: above the decision threshold for classifier losses,
+    /// above the mean real score for critics (whose scores have no fixed threshold).
+    /// </summary>
+    public virtual Tensor Fooled(Tensor realScores, Tensor fakeScores) => fakeScores.gt(0);
+
+    public static GanLoss Create(LossSpec spec) => spec.Type switch
+    {
+        LossNames.Minimax => new MinimaxLoss(spec.RealLabel),
+        LossNames.NonSaturating => new NonSaturatingLoss(spec.RealLabel),
+        LossNames.Wgan or LossNames.WganGp => new WassersteinLoss(),
+        LossNames.Hinge => new HingeLoss(),
+        LossNames.LeastSquares => new LeastSquaresLoss(spec.RealLabel),
+        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Type, $"unknown loss; allowed: {string.Join(", ", LossNames.All)}"),
+    };
+
+    /// <summary>BCE of logits against a constant target y: y·softplus(−s) + (1 − y)·softplus(s), averaged.</summary>
+    protected static Tensor BinaryCrossEntropy(Tensor logits, double target)
+    {
+        using var scope = torch.NewDisposeScope();
+        var loss = target == 1.0
+            ? nn.functional.softplus(-logits).mean()
+            : target == 0.0
+                ? nn.functional.softplus(logits).mean()
+                : (target * nn.functional.softplus(-logits) + (1 - target) * nn.functional.softplus(logits)).mean();
+        return loss.MoveToOuterDisposeScope();
+    }
+}

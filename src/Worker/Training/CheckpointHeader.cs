@@ -1,0 +1,19 @@
+using System.Text.Json.Serialization;
+
+namespace Orchestrator.Worker.Training;
+
+/// <summary>The JSON head of a checkpoint file: the trainer's non-tensor state.</summary>
+public sealed record CheckpointHeader(
+    int Format,
+    int Step,
+    int Epoch,
+    int Batch,
+    string Rng,
+    AdaptiveLrState? Controller,
+    double GeneratorLr,
+    double DiscriminatorLr);
+
+/// <summary>Source-generated JSON for checkpoint headers.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(CheckpointHeader))]
+public sealed partial class CheckpointJson : JsonSerializerContext;

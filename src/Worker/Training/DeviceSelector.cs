@@ -1,0 +1,26 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Worker.Training;
+
+/// <summary>Resolves a device name from config: cpu, cuda, cuda:N, or auto (CUDA when available).</summary>
+public static class DeviceSelector
+{
+    public static Device Resolve(string name)
+    {
+        if (name == "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        if (name == "cpu") return torch.CPU;
+        if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!torch.cuda.is_available())
+                throw new InvalidOperationException(
+                    $"device '{name}' requested but CUDA is not available: no CUDA device, or a CPU build (build with -p:TorchBackend=cuda for TorchSharp's CUDA package)");
+            int index = name == "cuda" ? 0 : int.Parse(name.AsSpan(5), System.Globalization.CultureInfo.InvariantCulture);
+            int count = torch.cuda.device_count();
+            if (index >= count)
+                throw new InvalidOperationException($"device '{name}' requested but only {count} CUDA device(s) are present");
+            return torch.device(DeviceType.CUDA, index);
+        }
+        throw new ArgumentException($"unknown device '{name}'; allowed: cpu, cuda, cuda:N, auto", nameof(name));
+    }
+}

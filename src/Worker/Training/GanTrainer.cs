@@ -1,0 +1,247 @@
+using System.Text.Json;
+using Orchestrator.Shared.Specs;
+using Orchestrator.Worker.Data;
+using Orchestrator.Worker.Losses;
+using Orchestrator.Worker.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Worker.Training;
+
+/// <summary>
+/// One GAN under training: G, D, their optimizers, the loss, the data stream and every source of randomness.
+/// A step is n_critic D updates followed by one G update. Everything that decides the next step is
+/// checkpointed, so resuming from step N continues exactly as if the run had never stopped.
+/// </summary>
+public sealed class GanTrainer : IDisposable
+{
+    private const int CheckpointFormat = 1;
+    private static readonly byte[] Magic = "ORCKPT\r\n"u8.ToArray();
+
+    private readonly TrialSpec _spec;
+    private readonly Device _device;
+    private readonly GanLoss _loss;
+    private readonly LatentPrior _prior;
+    private readonly Generator _random;
+    private readonly BatchStream _stream;
+    private readonly OptimizerHelper _optG;
+    private readonly OptimizerHelper _optD;
+    private readonly AdaptiveLrController? _controller;
+    private readonly Parameter[] _gParams;
+    private readonly Parameter[] _dParams;
+    private readonly bool _penalty;
+    private readonly bool _weightClip;
+
+    public GanTrainer(TrialSpec spec, TrainingData data, Device device, int rank = 0, int worldSize = 1)
+    {
+        _spec = spec;
+        _device = device;
+        ClassCount = data.ClassCount;
+        SampleShape = data.SampleShape;
+        // Model initialisation draws from the global generator: seed it so every run (and rank) starts identical.
+        torch.random.manual_seed(spec.Seed);
+        (G, D) = GanModels.Create(spec, data.SampleShape, data.ClassCount);
+        G.to(device);
+        D.to(device);
+        _gParams = G.parameters().ToArray();
+        _dParams = D.parameters().ToArray();
+        _optG = CreateOptimizer(spec.Optimizer.Generator, _gParams);
+        _optD = CreateOptimizer(spec.Optimizer.Discriminator, _dParams);
+        _loss = GanLoss.Create(spec.Loss);
+        _penalty = spec.Loss.Type == Shared.Specs.Losses.WganGp;
+        _weightClip = spec.Loss.Type == Shared.Specs.Losses.Wgan;
+        _prior = new LatentPrior(spec.Latent, spec.Seed);
+        // Per-rank stream of latent noise; rank 0 of a one-process run uses the trial seed itself.
+        _random = new Generator((ulong)(spec.Seed + 7919L * rank));
+        _stream = new BatchStream(data, new ShardedSampler(data.Count, rank, worldSize, spec.Seed), spec.Data.BatchSize);
+        if (spec.AdaptiveLr.Enabled) _controller = new AdaptiveLrController(spec.AdaptiveLr, spec.Optimizer.Generator.Lr);
+    }
+
+    public GanGenerator G { get; }
+    public GanDiscriminator D { get; }
+    public int ClassCount { get; }
+    public long[] SampleShape { get; }
+    /// <summary>Completed steps.</summary>
+    public int Step { get; private set; }
+    public AdaptiveLrController? Controller => _controller;
+    public BatchPosition DataPosition => _stream.Position;
+
+    /// <summary>Runs one step: n_critic D updates, then one G update.</summary>
+    public StepStats TrainStep()
+    {
+        G.train();
+        D.train();
+        double dLoss = 0, fooled = 0, dNorm = 0;
+        double? penalty = _penalty ? 0 : null;
+        int nCritic = _spec.Training.NCritic;
+        Tensor? lastLabels = null;
+        try
+        {
+            for (int i = 0; i < nCritic; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var (inputs, labels) = _stream.Next();
+                var real = inputs.to(_device);
+                labels = labels.to(_device);
+                var z = _prior.Sample(real.shape[0], _random).to(_device);
+                Tensor fake;
+                using (torch.no_grad()) fake = G.call(z, labels);
+
+                _optD.zero_grad();
+                var realScores = D.call(real, labels);
+                var fakeScores = D.call(fake, labels);
+                var loss = _loss.Discriminator(realScores, fakeScores);
+                if (_penalty)
+                {
+                    var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random);
+                    penalty += gp.item<float>() / nCritic;
+                    loss = loss + _spec.Loss.GpLambda * gp;
+                }
+                loss.backward();
+                if (_spec.Training.GradClip is { } maxNorm)
+                    dNorm += nn.utils.clip_grad_norm_(_dParams, maxNorm) / nCritic;
+                _optD.step();
+                if (_weightClip) ClipWeights(_dParams, _spec.Loss.ClipValue);
+
+                dLoss += loss.item<float>() / nCritic;
+                using (var f = _loss.Fooled(realScores.detach(), fakeScores.detach()))
+                using (var rate = f.to_type(ScalarType.Float32).mean())
+                    fooled += rate.item<float>() / nCritic;
+                if (i == nCritic - 1) lastLabels = labels.MoveToOuterDisposeScope();
+            }
+
+            double gLoss, gNorm = 0;
+            using (var scope = torch.NewDisposeScope())
+            {
+                // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
+                var z = _prior.Sample(lastLabels!.shape[0], _random).to(_device);
+                _optG.zero_grad();
+                var fake = G.call(z, lastLabels);
+                var loss = _loss.Generator(D.call(fake, lastLabels));
+                loss.backward();
+                if (_spec.Training.GradClip is { } maxNorm)
+                    gNorm = nn.utils.clip_grad_norm_(_gParams, maxNorm);
+                _optG.step();
+                gLoss = loss.item<float>();
+            }
+
+            Step++;
+            if (_controller is not null)
+            {
+                var lr = _controller.Observe(fooled);
+                foreach (var group in _optG.ParamGroups) group.LearningRate = lr;
+            }
+            bool clip = _spec.Training.GradClip is not null;
+            return new StepStats(Step, dLoss, gLoss, penalty, fooled, GeneratorLr, DiscriminatorLr,
+                clip ? dNorm : null, clip ? gNorm : null);
+        }
+        finally
+        {
+            lastLabels?.Dispose();
+        }
+    }
+
+    public double GeneratorLr => _optG.ParamGroups.First().LearningRate;
+    public double DiscriminatorLr => _optD.ParamGroups.First().LearningRate;
+
+    /// <summary>
+    /// G's samples for a fixed noise set derived from the seed alone (the same at every evaluation, untouched by
+    /// training randomness), in eval mode, on the CPU. Conditional labels cycle through the classes.
+    /// </summary>
+    public Tensor SampleFixed(int count, int salt = 0)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var g = new Generator((ulong)_spec.Seed ^ (0xF1ED_0000UL + (ulong)salt));
+        var z = _prior.Sample(count, g);
+        var labels = torch.arange(count, dtype: ScalarType.Int64) % ClassCount;
+        G.eval();
+        var chunks = new List<Tensor>();
+        using (torch.no_grad())
+        {
+            for (long start = 0; start < count; start += 500)
+            {
+                long n = Math.Min(500, count - start);
+                var out_ = G.call(z.narrow(0, start, n).to(_device), labels.narrow(0, start, n).to(_device));
+                chunks.Add(out_.cpu());
+            }
+        }
+        G.train();
+        return torch.cat(chunks, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Writes every piece of state the next step depends on.</summary>
+    public void SaveCheckpoint(Stream stream)
+    {
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        writer.Write(Magic);
+        var header = new CheckpointHeader(
+            CheckpointFormat, Step, _stream.Position.Epoch, _stream.Position.Batch,
+            Convert.ToBase64String(RngBytes(_random)), _controller?.Capture(), GeneratorLr, DiscriminatorLr);
+        writer.Write(JsonSerializer.Serialize(header, CheckpointJson.Default.CheckpointHeader));
+        G.save(writer);
+        D.save(writer);
+        _optG.save_state_dict(writer);
+        _optD.save_state_dict(writer);
+    }
+
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> for the same trial spec.</summary>
+    public void LoadCheckpoint(Stream stream, string source)
+    {
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var magic = reader.ReadBytes(Magic.Length);
+        if (!magic.AsSpan().SequenceEqual(Magic))
+            throw new InvalidDataException($"{source}: not an Orchestrator checkpoint (bad magic)");
+        var header = JsonSerializer.Deserialize(reader.ReadString(), CheckpointJson.Default.CheckpointHeader)
+            ?? throw new InvalidDataException($"{source}: empty checkpoint header");
+        if (header.Format != CheckpointFormat)
+            throw new InvalidDataException($"{source}: checkpoint format {header.Format}, this build reads {CheckpointFormat}");
+        try
+        {
+            G.load(reader);
+            D.load(reader);
+            _optG.load_state_dict(reader);
+            _optD.load_state_dict(reader);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException)
+        {
+            throw new InvalidDataException($"{source}: checkpoint does not match this trial's models ({e.Message})", e);
+        }
+        Step = header.Step;
+        _stream.Seek(new BatchPosition(header.Epoch, header.Batch));
+        using (var state = torch.tensor(Convert.FromBase64String(header.Rng), dtype: ScalarType.Byte))
+            _random.set_state(state);
+        if (_controller is not null && header.Controller is not null) _controller.Restore(header.Controller);
+        foreach (var group in _optG.ParamGroups) group.LearningRate = header.GeneratorLr;
+        foreach (var group in _optD.ParamGroups) group.LearningRate = header.DiscriminatorLr;
+    }
+
+    private static byte[] RngBytes(Generator generator)
+    {
+        using var state = generator.get_state();
+        return state.bytes.ToArray();
+    }
+
+    private static void ClipWeights(Parameter[] parameters, double bound)
+    {
+        using var _ = torch.no_grad();
+        foreach (var p in parameters) p.clamp_(-bound, bound);
+    }
+
+    private static OptimizerHelper CreateOptimizer(OptimizerSpec spec, Parameter[] parameters) => spec.Type switch
+    {
+        Optimizers.Adam => torch.optim.Adam(parameters, spec.Lr, spec.Beta1, spec.Beta2, weight_decay: spec.WeightDecay),
+        Optimizers.RmsProp => torch.optim.RMSProp(parameters, spec.Lr, spec.Alpha, weight_decay: spec.WeightDecay),
+        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Type, $"unknown optimizer; allowed: {string.Join(", ", Optimizers.All)}"),
+    };
+
+    public void Dispose()
+    {
+        G.Dispose();
+        D.Dispose();
+        _optG.Dispose();
+        _optD.Dispose();
+        _prior.Dispose();
+        _random.Dispose();
+    }
+}

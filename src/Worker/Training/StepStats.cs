@@ -1,0 +1,21 @@
+namespace Orchestrator.Worker.Training;
+
+/// <summary>Figures of one training step (D losses averaged over its n_critic updates).</summary>
+public readonly record struct StepStats(
+    int Step,
+    double DiscriminatorLoss,
+    double GeneratorLoss,
+    double? GradientPenalty,
+    double FooledRate,
+    double GeneratorLr,
+    double DiscriminatorLr,
+    double? DiscriminatorGradNorm,
+    double? GeneratorGradNorm)
+{
+    /// <summary>The first non-finite loss, named, or null when both are finite.</summary>
+    public string? NonFiniteLoss =>
+        !double.IsFinite(DiscriminatorLoss) ? $"d_loss is {DiscriminatorLoss}"
+        : !double.IsFinite(GeneratorLoss) ? $"g_loss is {GeneratorLoss}"
+        : GradientPenalty is { } gp && !double.IsFinite(gp) ? $"gradient_penalty is {gp}"
+        : null;
+}
