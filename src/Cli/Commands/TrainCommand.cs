@@ -32,21 +32,21 @@ public static class TrainCommand
         if (resume is not null)
         {
             if (config is not null || output is not null)
-                return Usage(console, "--resume DIR continues the run in DIR with its own trial.yaml; do not pass --config or --out with it");
+                return Usage("--resume DIR continues the run in DIR with its own trial.yaml; do not pass --config or --out with it");
             run = new RunDirectory(resume.FullName);
             if (!File.Exists(run.TrialFile))
-                return Usage(console, $"{run.Root} holds no run to resume (no trial.yaml)");
+                return Usage($"{run.Root} holds no run to resume (no trial.yaml)");
             source = run.TrialFile;
             yaml = File.ReadAllText(source);
         }
         else
         {
             if (config is null || output is null)
-                return Usage(console, "train needs --config FILE and --out DIR (or --resume DIR)");
-            if (!config.Exists) return Usage(console, $"{config.FullName}: file not found");
+                return Usage("train needs --config FILE and --out DIR (or --resume DIR)");
+            if (!config.Exists) return Usage($"{config.FullName}: file not found");
             run = new RunDirectory(output.FullName);
             if (run.HoldsRun)
-                return Usage(console, $"{run.Root} already holds a run; continue it with --resume {output} or choose another --out");
+                return Usage($"{run.Root} already holds a run; continue it with --resume {output} or choose another --out");
             source = config.FullName;
             yaml = File.ReadAllText(source);
         }
@@ -58,7 +58,7 @@ public static class TrainCommand
         }
         catch (SpecException e)
         {
-            return Usage(console, $"{source}: {e.Message}");
+            return Usage($"{source}: {e.Message}");
         }
         if (resume is null)
         {
@@ -77,9 +77,10 @@ public static class TrainCommand
         };
     }
 
-    private static int Usage(IAnsiConsole console, string message)
+    // Errors go to stderr unwrapped, so the field path and allowed values stay greppable on one line.
+    private static int Usage(string message)
     {
-        console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+        Console.Error.WriteLine($"error: {message}");
         return ExitCodes.Usage;
     }
 }

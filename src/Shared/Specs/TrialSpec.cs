@@ -85,7 +85,7 @@ public static class Norms
     public static string Resolve(ModelSpec model, LossSpec loss) => model.DiscriminatorNorm != Auto
         ? model.DiscriminatorNorm
         : model.Architecture == Architectures.Mlp ? None
-        : loss.Type == Losses.WganGp ? Layer
+        : loss.Type == LossTypes.WganGp ? Layer
         : Batch;
 }
 
@@ -115,7 +115,7 @@ public static class Priors
 /// <summary>The adversarial objective.</summary>
 public sealed record LossSpec
 {
-    public string Type { get; init; } = Losses.NonSaturating;
+    public string Type { get; init; } = LossTypes.NonSaturating;
     /// <summary>Target for real samples in D's BCE/LS loss (one-sided smoothing: 0.9).</summary>
     public double RealLabel { get; init; } = 1.0;
     /// <summary>WGAN-GP penalty weight λ.</summary>
@@ -125,7 +125,7 @@ public sealed record LossSpec
 }
 
 /// <summary>Loss names.</summary>
-public static class Losses
+public static class LossTypes
 {
     public const string Minimax = "bce_minimax";
     public const string NonSaturating = "bce_nonsaturating";

@@ -136,7 +136,7 @@ public static class TrialSpecReader
         var d = new LossSpec();
         var spec = new LossSpec
         {
-            Type = s.String("type", d.Type, Losses.All),
+            Type = s.String("type", d.Type, LossTypes.All),
             RealLabel = s.Double("real_label", d.RealLabel),
             GpLambda = s.Double("gp_lambda", d.GpLambda),
             ClipValue = s.Double("clip_value", d.ClipValue),

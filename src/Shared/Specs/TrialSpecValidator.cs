@@ -114,16 +114,16 @@ public static partial class TrialSpecValidator
         var d = new LossSpec();
         var valid = new LossSpec
         {
-            Type = s.OneOf("type", spec.Type, d.Type, Losses.All),
+            Type = s.OneOf("type", spec.Type, d.Type, LossTypes.All),
             RealLabel = s.Double("real_label", spec.RealLabel, d.RealLabel, min: 0, max: 1, exclusiveMin: true),
             GpLambda = s.Double("gp_lambda", spec.GpLambda, d.GpLambda, min: 0),
             ClipValue = s.Double("clip_value", spec.ClipValue, d.ClipValue, min: 0, exclusiveMin: true),
         };
-        if (s.Given("real_label", spec.RealLabel, d.RealLabel) && valid.Type is Losses.Wgan or Losses.WganGp or Losses.Hinge)
+        if (s.Given("real_label", spec.RealLabel, d.RealLabel) && valid.Type is LossTypes.Wgan or LossTypes.WganGp or LossTypes.Hinge)
             s.Error("real_label", $"label smoothing applies to bce_minimax, bce_nonsaturating and least_squares, not {valid.Type}");
-        if (s.Given("gp_lambda", spec.GpLambda, d.GpLambda) && valid.Type != Losses.WganGp)
+        if (s.Given("gp_lambda", spec.GpLambda, d.GpLambda) && valid.Type != LossTypes.WganGp)
             s.Error("gp_lambda", $"only used by wgan_gp, not {valid.Type}");
-        if (s.Given("clip_value", spec.ClipValue, d.ClipValue) && valid.Type != Losses.Wgan)
+        if (s.Given("clip_value", spec.ClipValue, d.ClipValue) && valid.Type != LossTypes.Wgan)
             s.Error("clip_value", $"only used by wgan (weight clipping), not {valid.Type}");
         return valid;
     }
@@ -209,7 +209,7 @@ public static partial class TrialSpecValidator
             t.Error("model.architecture", $"dcgan needs an image dataset (mnist, mnist_subset); {spec.Data.Dataset} is 2-D points, use mlp");
         if (spec.Model.Architecture == Architectures.Mlp && spec.Model.ImageSize != 28)
             t.Error("model.image_size", "only dcgan renders 64x64; mlp works on the data's own size (28)");
-        if (spec.Loss.Type == Losses.WganGp && spec.Model.DiscriminatorNorm == Norms.Batch)
+        if (spec.Loss.Type == LossTypes.WganGp && spec.Model.DiscriminatorNorm == Norms.Batch)
             t.Error("model.discriminator_norm", "batch cannot be used with loss wgan_gp (the penalty is per sample and batch norm mixes samples); allowed: layer, none");
     }
 

@@ -1,5 +1,5 @@
 using Orchestrator.Shared.Specs;
-using LossNames = Orchestrator.Shared.Specs.Losses;
+
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,12 +22,12 @@ public abstract class GanLoss
 
     public static GanLoss Create(LossSpec spec) => spec.Type switch
     {
-        LossNames.Minimax => new MinimaxLoss(spec.RealLabel),
-        LossNames.NonSaturating => new NonSaturatingLoss(spec.RealLabel),
-        LossNames.Wgan or LossNames.WganGp => new WassersteinLoss(),
-        LossNames.Hinge => new HingeLoss(),
-        LossNames.LeastSquares => new LeastSquaresLoss(spec.RealLabel),
-        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Type, $"unknown loss; allowed: {string.Join(", ", LossNames.All)}"),
+        LossTypes.Minimax => new MinimaxLoss(spec.RealLabel),
+        LossTypes.NonSaturating => new NonSaturatingLoss(spec.RealLabel),
+        LossTypes.Wgan or LossTypes.WganGp => new WassersteinLoss(),
+        LossTypes.Hinge => new HingeLoss(),
+        LossTypes.LeastSquares => new LeastSquaresLoss(spec.RealLabel),
+        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Type, $"unknown loss; allowed: {string.Join(", ", LossTypes.All)}"),
     };
 
     /// <summary>BCE of logits against a constant target y: y·softplus(−s) + (1 − y)·softplus(s), averaged.</summary>

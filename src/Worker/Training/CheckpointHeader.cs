@@ -14,6 +14,8 @@ public sealed record CheckpointHeader(
     double DiscriminatorLr);
 
 /// <summary>Source-generated JSON for checkpoint headers.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true)]
+// NaN is a real value here: the controller has no window rate before its first decision.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(CheckpointHeader))]
 public sealed partial class CheckpointJson : JsonSerializerContext;

@@ -18,6 +18,9 @@ public sealed class GanTrainer : IDisposable
 {
     private const int CheckpointFormat = 1;
     private static readonly byte[] Magic = "ORCKPT\r\n"u8.ToArray();
+    // Module initialisation draws from TorchSharp's process-wide generator; trainers built concurrently in one
+    // process (in-process replicas, tests) must not interleave their seeding and drawing.
+    private static readonly Lock InitLock = new();
 
     private readonly TrialSpec _spec;
     private readonly Device _device;
@@ -40,8 +43,11 @@ public sealed class GanTrainer : IDisposable
         ClassCount = data.ClassCount;
         SampleShape = data.SampleShape;
         // Model initialisation draws from the global generator: seed it so every run (and rank) starts identical.
-        torch.random.manual_seed(spec.Seed);
-        (G, D) = GanModels.Create(spec, data.SampleShape, data.ClassCount);
+        lock (InitLock)
+        {
+            torch.random.manual_seed(spec.Seed);
+            (G, D) = GanModels.Create(spec, data.SampleShape, data.ClassCount);
+        }
         G.to(device);
         D.to(device);
         _gParams = G.parameters().ToArray();
@@ -49,8 +55,8 @@ public sealed class GanTrainer : IDisposable
         _optG = CreateOptimizer(spec.Optimizer.Generator, _gParams);
         _optD = CreateOptimizer(spec.Optimizer.Discriminator, _dParams);
         _loss = GanLoss.Create(spec.Loss);
-        _penalty = spec.Loss.Type == Shared.Specs.Losses.WganGp;
-        _weightClip = spec.Loss.Type == Shared.Specs.Losses.Wgan;
+        _penalty = spec.Loss.Type == Shared.Specs.LossTypes.WganGp;
+        _weightClip = spec.Loss.Type == Shared.Specs.LossTypes.Wgan;
         _prior = new LatentPrior(spec.Latent, spec.Seed);
         // Per-rank stream of latent noise; rank 0 of a one-process run uses the trial seed itself.
         _random = new Generator((ulong)(spec.Seed + 7919L * rank));

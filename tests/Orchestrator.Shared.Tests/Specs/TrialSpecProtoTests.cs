@@ -34,7 +34,7 @@ public sealed class TrialSpecProtoTests
         var spec = new TrialSpec
         {
             Seed = 9,
-            Loss = new LossSpec { Type = Losses.Wgan },
+            Loss = new LossSpec { Type = LossTypes.Wgan },
             Training = new TrainingSpec { GradClip = 2 },
         };
 

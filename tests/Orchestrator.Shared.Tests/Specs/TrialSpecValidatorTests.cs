@@ -29,7 +29,7 @@ public sealed class TrialSpecValidatorTests
     [Fact]
     public void Without_presence_an_option_counts_as_given_when_it_differs_from_its_default()
     {
-        var wgan = new TrialSpec { Loss = new LossSpec { Type = Losses.Wgan } };
+        var wgan = new TrialSpec { Loss = new LossSpec { Type = LossTypes.Wgan } };
 
         Assert.Empty(TrialSpecValidator.Validate(wgan, "trial"));
         var error = Assert.Single(TrialSpecValidator.Validate(wgan with { Loss = wgan.Loss with { RealLabel = 0.9 } }, "trial"));
@@ -39,7 +39,7 @@ public sealed class TrialSpecValidatorTests
     [Fact]
     public void Presence_callback_decides_whether_an_option_was_given()
     {
-        var wgan = new TrialSpec { Loss = new LossSpec { Type = Losses.Wgan } };
+        var wgan = new TrialSpec { Loss = new LossSpec { Type = LossTypes.Wgan } };
         var asked = new List<string>();
 
         var errors = TrialSpecValidator.Validate(wgan, "trial", field =>

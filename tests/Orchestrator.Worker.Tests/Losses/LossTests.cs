@@ -174,7 +174,7 @@ public sealed class LossTests
     [Fact]
     public void Every_loss_name_in_the_spec_creates_a_loss()
     {
-        foreach (var name in Shared.Specs.Losses.All)
+        foreach (var name in Shared.Specs.LossTypes.All)
             Assert.NotNull(GanLoss.Create(new LossSpec { Type = name }));
     }
 }

@@ -1,0 +1,14 @@
+using Orchestrator.Benchmarks;
+
+// Each scenario prints what it does and ends with one line: a JSON object of its figures.
+var scenarios = new Dictionary<string, Func<string[], int>>
+{
+    ["trainer_overhead"] = TrainerOverhead.Run,
+};
+if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
+{
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project tests/Orchestrator.Benchmarks -- <scenario> [options]");
+    Console.Error.WriteLine($"scenarios: {string.Join(", ", scenarios.Keys)}");
+    return 64;
+}
+return scenario(args[1..]);
