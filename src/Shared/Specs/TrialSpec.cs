@@ -177,6 +177,25 @@ public sealed record TrainingSpec
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Intra-op threads for TorchSharp; 0 keeps the library default.</summary>
     public int Threads { get; init; }
+    /// <summary>How both learning rates evolve over the run: constant, or decayed to zero by the last step.</summary>
+    public string LrSchedule { get; init; } = LrSchedules.Constant;
+}
+
+/// <summary>Learning-rate schedule names.</summary>
+public static class LrSchedules
+{
+    public const string Constant = "constant";
+    public const string Linear = "linear";
+    public const string Cosine = "cosine";
+    public static readonly string[] All = [Constant, Linear, Cosine];
+
+    /// <summary>The multiplier of the base learning rate for the step about to run (0-based) of a run of <paramref name="steps"/>.</summary>
+    public static double Factor(string schedule, int step, int steps) => schedule switch
+    {
+        Linear => 1.0 - (double)step / steps,
+        Cosine => 0.5 * (1 + Math.Cos(Math.PI * step / steps)),
+        _ => 1.0,
+    };
 }
 
 /// <summary>Adapts G's learning rate to keep D's fooled rate inside a band.</summary>

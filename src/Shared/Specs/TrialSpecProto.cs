@@ -235,6 +235,7 @@ public static class TrialSpecProto
         Put(s.CheckpointEvery, d.CheckpointEvery, v => p.CheckpointEvery = v);
         Put(s.KeepCheckpoints, d.KeepCheckpoints, v => p.KeepCheckpoints = v);
         Put(s.Threads, d.Threads, v => p.Threads = v);
+        Put(s.LrSchedule, d.LrSchedule, v => p.LrSchedule = v);
         return p;
     }
 
@@ -252,6 +253,7 @@ public static class TrialSpecProto
             CheckpointEvery = p.HasCheckpointEvery ? p.CheckpointEvery : d.CheckpointEvery,
             KeepCheckpoints = p.HasKeepCheckpoints ? p.KeepCheckpoints : d.KeepCheckpoints,
             Threads = p.HasThreads ? p.Threads : d.Threads,
+            LrSchedule = p.HasLrSchedule ? p.LrSchedule : d.LrSchedule,
         };
     }
 

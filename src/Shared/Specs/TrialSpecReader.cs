@@ -185,6 +185,7 @@ public static class TrialSpecReader
             CheckpointEvery = s.Int("checkpoint_every", d.CheckpointEvery),
             KeepCheckpoints = s.Int("keep_checkpoints", d.KeepCheckpoints),
             Threads = s.Int("threads", d.Threads),
+            LrSchedule = s.String("lr_schedule", d.LrSchedule, LrSchedules.All),
         };
         s.Finish();
         return spec;

@@ -164,6 +164,7 @@ public static partial class TrialSpecValidator
             CheckpointEvery = s.Int("checkpoint_every", spec.CheckpointEvery, d.CheckpointEvery, min: 1),
             KeepCheckpoints = s.Int("keep_checkpoints", spec.KeepCheckpoints, d.KeepCheckpoints, min: 1, max: 1000),
             Threads = s.Int("threads", spec.Threads, d.Threads, min: 0, max: 1024),
+            LrSchedule = s.OneOf("lr_schedule", spec.LrSchedule, d.LrSchedule, LrSchedules.All),
         };
     }
 

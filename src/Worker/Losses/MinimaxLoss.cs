@@ -4,15 +4,8 @@ using static TorchSharp.torch;
 namespace Orchestrator.Worker.Losses;
 
 /// <summary>The original minimax GAN: G minimises log(1 − D(G(z))) = −softplus(s); it saturates early in training.</summary>
-public sealed class MinimaxLoss(double realLabel) : GanLoss
+public sealed class MinimaxLoss(double realLabel) : BceGanLoss(realLabel)
 {
-    public override Tensor Discriminator(Tensor realScores, Tensor fakeScores)
-    {
-        using var real = BinaryCrossEntropy(realScores, realLabel);
-        using var fake = BinaryCrossEntropy(fakeScores, 0.0);
-        return real + fake;
-    }
-
     public override Tensor Generator(Tensor fakeScores)
     {
         using var softplus = nn.functional.softplus(fakeScores);

@@ -9,9 +9,7 @@ public sealed record CheckpointHeader(
     int Epoch,
     int Batch,
     string Rng,
-    AdaptiveLrState? Controller,
-    double GeneratorLr,
-    double DiscriminatorLr);
+    AdaptiveLrState? Controller);
 
 /// <summary>Source-generated JSON for checkpoint headers.</summary>
 // NaN is a real value here: the controller has no window rate before its first decision.

@@ -78,6 +78,7 @@ public sealed class GanTrainer : IDisposable
     {
         G.train();
         D.train();
+        ApplySchedule();
         double dLoss = 0, fooled = 0, dNorm = 0;
         double? penalty = _penalty ? 0 : null;
         int nCritic = _spec.Training.NCritic;
@@ -133,11 +134,7 @@ public sealed class GanTrainer : IDisposable
             }
 
             Step++;
-            if (_controller is not null)
-            {
-                var lr = _controller.Observe(fooled);
-                foreach (var group in _optG.ParamGroups) group.LearningRate = lr;
-            }
+            _controller?.Observe(fooled);
             bool clip = _spec.Training.GradClip is not null;
             return new StepStats(Step, dLoss, gLoss, penalty, fooled, GeneratorLr, DiscriminatorLr,
                 clip ? dNorm : null, clip ? gNorm : null);
@@ -146,6 +143,19 @@ public sealed class GanTrainer : IDisposable
         {
             lastLabels?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Sets both rates for the step about to run: the schedule's factor times the base rate, where G's base is the
+    /// adaptive controller's current rate when it is on. Derived from the step alone, so resume needs no extra state.
+    /// </summary>
+    private void ApplySchedule()
+    {
+        double factor = LrSchedules.Factor(_spec.Training.LrSchedule, Step, _spec.Training.Steps);
+        double g = (_controller?.LearningRate ?? _spec.Optimizer.Generator.Lr) * factor;
+        double d = _spec.Optimizer.Discriminator.Lr * factor;
+        foreach (var group in _optG.ParamGroups) group.LearningRate = g;
+        foreach (var group in _optD.ParamGroups) group.LearningRate = d;
     }
 
     public double GeneratorLr => _optG.ParamGroups.First().LearningRate;
@@ -183,7 +193,7 @@ public sealed class GanTrainer : IDisposable
         writer.Write(Magic);
         var header = new CheckpointHeader(
             CheckpointFormat, Step, _stream.Position.Epoch, _stream.Position.Batch,
-            Convert.ToBase64String(RngBytes(_random)), _controller?.Capture(), GeneratorLr, DiscriminatorLr);
+            Convert.ToBase64String(RngBytes(_random)), _controller?.Capture());
         writer.Write(JsonSerializer.Serialize(header, CheckpointJson.Default.CheckpointHeader));
         G.save(writer);
         D.save(writer);
@@ -218,8 +228,6 @@ public sealed class GanTrainer : IDisposable
         using (var state = torch.tensor(Convert.FromBase64String(header.Rng), dtype: ScalarType.Byte))
             _random.set_state(state);
         if (_controller is not null && header.Controller is not null) _controller.Restore(header.Controller);
-        foreach (var group in _optG.ParamGroups) group.LearningRate = header.GeneratorLr;
-        foreach (var group in _optD.ParamGroups) group.LearningRate = header.DiscriminatorLr;
     }
 
     private static byte[] RngBytes(Generator generator)

@@ -64,7 +64,7 @@ public sealed class ImageTrialEvaluator : TrialEvaluator
     public ImageTrialEvaluator(TrialSpec spec, TrainingData train, TrainingData heldOut)
     {
         _spec = spec.Evaluation;
-        // The classifier sees 28x28 digits: data resized for a 64x64 DCGAN is scaled back for it.
+        // The classifier trains on 28x28 digits: data resized for a 64x64 DCGAN is scaled back for it.
         using var scope = torch.NewDisposeScope();
         var trainImages = To28(train.Inputs);
         var heldImages = To28(heldOut.Inputs);
@@ -101,5 +101,9 @@ public sealed class ImageTrialEvaluator : TrialEvaluator
     private static Tensor To28(Tensor images) =>
         images.shape[^1] == 28 ? images.alias() : nn.functional.adaptive_avg_pool2d(images, [28, 28]);
 
-    public override void Dispose() => _classifier.Dispose();
+    public override void Dispose()
+    {
+        _evaluator.Dispose();
+        _classifier.Dispose();
+    }
 }

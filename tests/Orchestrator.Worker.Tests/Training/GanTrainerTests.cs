@@ -73,13 +73,40 @@ public sealed class GanTrainerTests
     public void Adaptive_controller_changes_the_generator_learning_rate_during_training()
     {
         var spec = TrainerFixtures.SmallMixture(steps: 12);
+        spec = spec with { Training = spec.Training with { LrSchedule = LrSchedules.Constant } };
         using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
         using var trainer = new GanTrainer(spec, data, torch.CPU);
         var rates = new HashSet<double>();
-        for (int i = 0; i < 12; i++) rates.Add(trainer.TrainStep().GeneratorLr);
+        double decided = spec.Optimizer.Generator.Lr;
+        for (int i = 0; i < 12; i++)
+        {
+            var stats = trainer.TrainStep();
+            // Each step runs at the rate the controller decided after the step before.
+            Assert.Equal(decided, stats.GeneratorLr);
+            rates.Add(stats.GeneratorLr);
+            decided = trainer.Controller!.LearningRate;
+        }
         // Window 3 and factor 1.5: four decisions; unless every window fell inside the band the rate moved.
         Assert.True(rates.Count > 1 || trainer.Controller!.LastDecision == AdaptiveDecision.Hold);
-        Assert.Equal(trainer.Controller!.LearningRate, trainer.GeneratorLr);
+    }
+
+    [Theory]
+    [InlineData("linear")]
+    [InlineData("cosine")]
+    public void Learning_rate_schedule_decays_both_rates_to_near_zero_by_the_last_step(string schedule)
+    {
+        var spec = TrainerFixtures.SmallMixture(steps: 10) with { AdaptiveLr = new AdaptiveLrSpec() };
+        spec = spec with { Training = spec.Training with { LrSchedule = schedule } };
+        using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
+        using var trainer = new GanTrainer(spec, data, torch.CPU);
+        var first = trainer.TrainStep();
+        StepStats last = first;
+        for (int i = 1; i < 10; i++) last = trainer.TrainStep();
+        Assert.Equal(spec.Optimizer.Generator.Lr, first.GeneratorLr, 12);
+        Assert.Equal(spec.Optimizer.Discriminator.Lr, first.DiscriminatorLr, 12);
+        double expected = LrSchedules.Factor(schedule, 9, 10) * spec.Optimizer.Generator.Lr;
+        Assert.Equal(expected, last.GeneratorLr, 12);
+        Assert.True(last.GeneratorLr < 0.11 * spec.Optimizer.Generator.Lr);
     }
 
     [Fact]

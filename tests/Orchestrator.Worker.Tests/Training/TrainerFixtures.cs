@@ -12,7 +12,7 @@ internal static class TrainerFixtures
         Model = new ModelSpec { Architecture = Architectures.Mlp, Hidden = 32, Layers = 2 },
         Latent = new LatentSpec { Dim = 4 },
         Loss = new LossSpec { Type = loss },
-        Training = new TrainingSpec { Steps = steps, NCritic = 2, LogEvery = 5, EvalEvery = 10, CheckpointEvery = 10, GradClip = 5.0 },
+        Training = new TrainingSpec { Steps = steps, NCritic = 2, LogEvery = 5, EvalEvery = 10, CheckpointEvery = 10, GradClip = 5.0, LrSchedule = LrSchedules.Cosine },
         AdaptiveLr = new AdaptiveLrSpec { Enabled = true, Window = 3, Factor = 1.5 },
         Evaluation = new EvaluationSpec { Samples = 500, GridSamples = 16 },
     };
