@@ -1,8 +1,23 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Orchestrator.Cli.Commands;
 
 var root = new RootCommand("Orchestrator: distributed GAN training and hyperparameter sweeps for .NET")
 {
     TrainCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+
+// The first SIGINT (Ctrl+C) or SIGTERM (a pod being stopped) cancels the command's token: a trainer then
+// writes a checkpoint and its summary, however long that takes. A second signal terminates at once.
+using var stopping = new CancellationTokenSource();
+void OnSignal(PosixSignalContext context)
+{
+    if (stopping.IsCancellationRequested) return;
+    context.Cancel = true;
+    stopping.Cancel();
+}
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+return await root.Parse(args).InvokeAsync(invocation, stopping.Token);
