@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Proto = Orchestrator.Shared.Protos;
 
 namespace Orchestrator.Worker.Collectives;
 
@@ -9,7 +8,7 @@ internal sealed class GrpcClientLink : IPeerLink
     // Long enough for the peer to read the frames sent before closing, short enough not to hold up a shutdown.
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
 
-    private readonly AsyncDuplexStreamingCall<Proto.PeerMessage, Proto.PeerMessage> _call;
+    private readonly AsyncDuplexStreamingCall<PeerEnvelope, PeerEnvelope> _call;
     private readonly CancellationTokenSource _callCancellation;
     private readonly GrpcTransport _owner;
     private readonly string _endpoint;
@@ -20,7 +19,7 @@ internal sealed class GrpcClientLink : IPeerLink
     private int _closed;
 
     public GrpcClientLink(
-        AsyncDuplexStreamingCall<Proto.PeerMessage, Proto.PeerMessage> call,
+        AsyncDuplexStreamingCall<PeerEnvelope, PeerEnvelope> call,
         CancellationTokenSource callCancellation,
         GrpcTransport owner,
         string endpoint)
@@ -40,7 +39,7 @@ internal sealed class GrpcClientLink : IPeerLink
             {
                 throw new IOException($"The link to {_endpoint} is closed.");
             }
-            await _call.RequestStream.WriteAsync(PeerMessages.ToMessage(frame), cancellationToken).ConfigureAwait(false);
+            await _call.RequestStream.WriteAsync(new PeerEnvelope(frame), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RpcException or InvalidOperationException or ObjectDisposedException)
         {
@@ -91,6 +90,7 @@ internal sealed class GrpcClientLink : IPeerLink
                     using var grace = new CancellationTokenSource(CloseGrace);
                     while (await _call.ResponseStream.MoveNext(grace.Token).ConfigureAwait(false))
                     {
+                        _call.ResponseStream.Current.Frame.Release();
                     }
                 }
                 else
@@ -126,7 +126,7 @@ internal sealed class GrpcClientLink : IPeerLink
                 _responseEnded.TrySetResult();
                 throw new IOException($"{_endpoint} ended the link.");
             }
-            return PeerMessages.ToFrame(_call.ResponseStream.Current);
+            return _call.ResponseStream.Current.Frame;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
         {

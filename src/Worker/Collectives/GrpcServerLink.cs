@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Proto = Orchestrator.Shared.Protos;
 
 namespace Orchestrator.Worker.Collectives;
 
@@ -8,8 +7,8 @@ internal sealed class GrpcServerLink : IPeerLink
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
 
-    private readonly IAsyncStreamReader<Proto.PeerMessage> _requests;
-    private readonly IServerStreamWriter<Proto.PeerMessage> _responses;
+    private readonly IAsyncStreamReader<PeerEnvelope> _requests;
+    private readonly IServerStreamWriter<PeerEnvelope> _responses;
     private readonly GrpcTransport _owner;
     private readonly string _peer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -18,8 +17,8 @@ internal sealed class GrpcServerLink : IPeerLink
     private int _closed;
 
     public GrpcServerLink(
-        IAsyncStreamReader<Proto.PeerMessage> requests,
-        IServerStreamWriter<Proto.PeerMessage> responses,
+        IAsyncStreamReader<PeerEnvelope> requests,
+        IServerStreamWriter<PeerEnvelope> responses,
         GrpcTransport owner,
         string peer)
     {
@@ -40,7 +39,7 @@ internal sealed class GrpcServerLink : IPeerLink
             {
                 throw new IOException($"The link from {_peer} is closed.");
             }
-            await _responses.WriteAsync(PeerMessages.ToMessage(frame), cancellationToken).ConfigureAwait(false);
+            await _responses.WriteAsync(new PeerEnvelope(frame), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RpcException or InvalidOperationException or ObjectDisposedException)
         {
@@ -60,7 +59,7 @@ internal sealed class GrpcServerLink : IPeerLink
             {
                 throw new IOException($"{_peer} ended the link.");
             }
-            return PeerMessages.ToFrame(_requests.Current);
+            return _requests.Current.Frame;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

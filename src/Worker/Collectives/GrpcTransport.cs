@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Proto = Orchestrator.Shared.Protos;
 
 namespace Orchestrator.Worker.Collectives;
 
@@ -27,6 +26,10 @@ public sealed class GrpcTransport : ICollectiveTransport
     // 1 MiB chunks on every chunk; a window of a few chunks keeps the pipe full on loopback.
     private const int ConnectionWindowBytes = 16 * 1024 * 1024;
     private const int StreamWindowBytes = 8 * 1024 * 1024;
+    // Frames the dialling side may send us. Measured (4 ranks in one process, 64 MB all-reduce): 1 MiB frames ran
+    // about 1.4x faster than the default 16 KiB, since every frame costs the HTTP/2 stack a fixed amount of work;
+    // 256 KiB and 4 MiB were within the noise of 1 MiB.
+    private const int MaxFrameBytes = 1024 * 1024;
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LastRetryDelay = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(1);
@@ -68,6 +71,7 @@ public sealed class GrpcTransport : ICollectiveTransport
             kestrel.Limits.MinResponseDataRate = null;
             kestrel.Limits.Http2.InitialConnectionWindowSize = ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = StreamWindowBytes;
+            kestrel.Limits.Http2.MaxFrameSize = MaxFrameBytes;
         });
         builder.Services.AddGrpc(grpc =>
         {
@@ -100,7 +104,7 @@ public sealed class GrpcTransport : ICollectiveTransport
     public async Task<IPeerLink> ConnectAsync(string endpoint, GroupHandshake handshake, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handshake);
-        var client = new Proto.CollectivePeer.CollectivePeerClient(Channel(endpoint));
+        var invoker = Channel(endpoint).CreateCallInvoker();
         TimeSpan delay = FirstRetryDelay;
         string? refusal = null;
         while (true)
@@ -108,7 +112,7 @@ public sealed class GrpcTransport : ICollectiveTransport
             ObjectDisposedException.ThrowIf(IsDisposed, this);
             var callCancellation = new CancellationTokenSource();
             // No deadline: the call lives as long as the group. Liveness comes from the group's heartbeats instead.
-            var call = client.Exchange(cancellationToken: callCancellation.Token);
+            var call = invoker.AsyncDuplexStreamingCall(PeerWire.Exchange, null, new CallOptions(cancellationToken: callCancellation.Token));
             var link = new GrpcClientLink(call, callCancellation, this, endpoint);
             try
             {
