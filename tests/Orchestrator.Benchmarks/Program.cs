@@ -4,6 +4,7 @@ using Orchestrator.Benchmarks;
 var scenarios = new Dictionary<string, Func<string[], int>>
 {
     ["trainer_overhead"] = TrainerOverhead.Run,
+    ["allreduce"] = AllReduceBenchmark.Run,
 };
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
 {

@@ -1,0 +1,854 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+
+namespace Orchestrator.Worker.Collectives;
+
+/// <summary>A fixed group of ranks running collectives around a ring, with failure detection: TorchSharp's missing torch.distributed process group.</summary>
+/// <remarks>
+/// Every rank calls the same collectives in the same order, one at a time; each gets the next sequence number (0 is
+/// the barrier that ends setup). A neighbour that goes quiet, a collective that makes no progress, or a peer that
+/// drops its connection fails the group on every rank within <see cref="ProcessGroupOptions.Timeout"/> (plus one
+/// heartbeat interval) with a <see cref="CollectiveException"/> naming the rank held responsible; the group cannot
+/// be used after that: form a new one with a new group id.
+/// </remarks>
+public sealed class ProcessGroup : IAsyncDisposable, IRingExchange
+{
+    // Farewells (abort, goodbye) go out before links close; a peer too slow to take them is not waited for.
+    private static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MinHeartbeatInterval = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxHeartbeatInterval = TimeSpan.FromSeconds(1);
+
+    private readonly ICollectiveTransport _transport;
+    private readonly ProcessGroupOptions _options;
+    private readonly PeerState? _left;
+    private readonly PeerState? _right;
+    // Chunks from the left-hand neighbour, in the order it sent them; several collectives' worth can queue.
+    private readonly Channel<PeerFrame> _chunks =
+        Channel.CreateUnbounded<PeerFrame>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Cancelled when the group fails or is disposed: wakes collectives waiting for data.
+    private readonly CancellationTokenSource _failed = new();
+    // Cancelled once the links are closed: stops the readers and any send stuck on a stalled peer.
+    private readonly CancellationTokenSource _linksDown = new();
+    private readonly RingAllReduce _allReduce;
+    private readonly RingBroadcast _broadcast;
+    private readonly RingBarrier _barrier;
+    private readonly TimeSpan _heartbeatInterval;
+    private readonly long _timeoutTicks;
+    private readonly long _quietTicks;
+    private readonly object _gate = new();
+    private CollectiveException? _fault;
+    private Task? _teardown;
+    private Task _background = Task.CompletedTask;
+    private long _sequence = -1;
+    private long _completed = -1;
+    private long _active = -1;
+    private long _armedSequence = -1;
+    private long _lastProgress;
+    private int _busy;
+    private int _disposed;
+
+    private ProcessGroup(ICollectiveTransport transport, ProcessGroupOptions options, PeerState? left, PeerState? right)
+    {
+        _transport = transport;
+        _options = options;
+        _left = left;
+        _right = right;
+        _allReduce = new RingAllReduce(this, options.ChunkBytes);
+        _broadcast = new RingBroadcast(this, options.ChunkBytes);
+        _barrier = new RingBarrier(this);
+        var interval = options.Timeout / 10;
+        _heartbeatInterval = interval < MinHeartbeatInterval ? MinHeartbeatInterval
+            : interval > MaxHeartbeatInterval ? MaxHeartbeatInterval : interval;
+        _timeoutTicks = (long)(options.Timeout.TotalSeconds * Stopwatch.Frequency);
+        // A neighbour that missed three heartbeats is the prime suspect when a collective stalls.
+        _quietTicks = (long)(3 * _heartbeatInterval.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    public string GroupId => _options.GroupId;
+
+    public int Rank => _options.Rank;
+
+    public int WorldSize => _options.WorldSize;
+
+    /// <summary>The sequence number of the last collective started on this rank (0: the setup barrier).</summary>
+    public long Sequence => Math.Max(0, Volatile.Read(ref _sequence));
+
+    /// <summary>Why the group failed, or null while it works.</summary>
+    public CollectiveException? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>
+    /// Connects this rank to its neighbours, checks that both agree on the group id, world size, ranks, chunk size
+    /// and layout fingerprint, and waits until every rank has done so (the ranks agree pairwise around the ring,
+    /// hence all agree).
+    /// </summary>
+    /// <exception cref="CollectiveException">A peer disagrees (the message names what differs) or did not answer in time.</exception>
+    public static async Task<ProcessGroup> CreateAsync(
+        ICollectiveTransport transport, ProcessGroupOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!BitConverter.IsLittleEndian)
+        {
+            // Payloads are the buffers' raw bytes, read as little-endian floats by every rank.
+            throw new PlatformNotSupportedException("Collectives need a little-endian machine.");
+        }
+        ProcessGroup group;
+        if (options.WorldSize == 1)
+        {
+            group = new ProcessGroup(transport, options, null, null);
+        }
+        else
+        {
+            var (left, right) = await ConnectNeighboursAsync(transport, options, cancellationToken).ConfigureAwait(false);
+            group = new ProcessGroup(transport, options, left, right);
+            group._background = Task.WhenAll(group.ReadAsync(left), group.ReadAsync(right), group.WatchAsync());
+        }
+        try
+        {
+            await group.RunCollectiveAsync((sequence, ct) => group._barrier.RunAsync(sequence, ct), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            await group.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return group;
+    }
+
+    /// <summary>Reduces <paramref name="buffer"/> across all ranks in place; every rank ends with the same bits.</summary>
+    /// <remarks>All ranks pass buffers of the same length. See <see cref="RingAllReduce"/> for the summation order.</remarks>
+    public Task AllReduceAsync(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
+    {
+        if (!Enum.IsDefined(op))
+        {
+            throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown reduce operation.");
+        }
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(buffer.Length, int.MaxValue / sizeof(float), nameof(buffer));
+        return RunCollectiveAsync((sequence, ct) => _allReduce.RunAsync(buffer, op, sequence, ct), cancellationToken);
+    }
+
+    /// <summary>Copies rank <paramref name="root"/>'s buffer into every other rank's (same length on all ranks).</summary>
+    public Task BroadcastAsync(Memory<byte> buffer, int root, CancellationToken cancellationToken = default)
+    {
+        CheckRoot(root);
+        return RunCollectiveAsync((sequence, ct) => _broadcast.RunAsync(buffer, root, sequence, ct), cancellationToken);
+    }
+
+    /// <summary>Copies rank <paramref name="root"/>'s floats into every other rank's buffer (same length on all ranks).</summary>
+    public async Task BroadcastAsync(Memory<float> buffer, int root, CancellationToken cancellationToken = default)
+    {
+        CheckRoot(root);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(buffer.Length, int.MaxValue / sizeof(float), nameof(buffer));
+        using var bytes = new FloatByteMemory(buffer);
+        await BroadcastAsync(bytes.Memory, root, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Returns once every rank has entered this barrier.</summary>
+    public Task BarrierAsync(CancellationToken cancellationToken = default) =>
+        RunCollectiveAsync((sequence, ct) => _barrier.RunAsync(sequence, ct), cancellationToken);
+
+    /// <summary>
+    /// Leaves the group: neighbours are told which collective this rank completed last, so collectives they are
+    /// still finishing complete, and any later one fails naming this rank.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        var left = new CollectiveException(
+            $"Rank {Rank} left group '{GroupId}' (the group was disposed on this rank).", Rank, CurrentSequence);
+        if (Interlocked.CompareExchange(ref _fault, left, null) is null)
+        {
+            await _failed.CancelAsync().ConfigureAwait(false);
+            _chunks.Writer.TryComplete();
+            StartTeardown(PeerFrame.ForGoodbye(Interlocked.Read(ref _completed)), $"rank {Rank} left the group");
+        }
+        Task teardown;
+        lock (_gate)
+        {
+            teardown = _teardown ?? Task.CompletedTask;
+        }
+        await teardown.ConfigureAwait(false);
+        await _linksDown.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _background.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The background loops report through Fail; what they throw while stopping says nothing new.
+        }
+        while (_chunks.Reader.TryRead(out var unread))
+        {
+            unread.Release();
+        }
+        _failed.Dispose();
+        _linksDown.Dispose();
+    }
+
+    ValueTask IRingExchange.SendAsync(ChunkHeader header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        // Not the collective's token: cancelling a gRPC write mid-message resets the stream, and the abort that a
+        // failure sends next could then not follow. A send stuck on a stalled peer ends when teardown closes the link.
+        return _right!.Link.SendAsync(PeerFrame.ForChunk(header, payload), _linksDown.Token);
+    }
+
+    ValueTask<PeerFrame> IRingExchange.ReceiveAsync(ChunkHeader expected, int expectedBytes, CancellationToken cancellationToken)
+    {
+        if (_chunks.Reader.TryRead(out var frame))
+        {
+            return ValueTask.FromResult(Check(frame, expected, expectedBytes));
+        }
+        return ReceiveSlowAsync(expected, expectedBytes, cancellationToken);
+    }
+
+    private async ValueTask<PeerFrame> ReceiveSlowAsync(ChunkHeader expected, int expectedBytes, CancellationToken cancellationToken)
+    {
+        PeerFrame frame;
+        try
+        {
+            frame = await _chunks.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw FaultFor(e);
+        }
+        return Check(frame, expected, expectedBytes);
+    }
+
+    private PeerFrame Check(PeerFrame frame, ChunkHeader expected, int expectedBytes)
+    {
+        Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        if (frame.Chunk == expected && frame.Payload.Length == expectedBytes)
+        {
+            return frame;
+        }
+        var sent = frame.Chunk;
+        int sentBytes = frame.Payload.Length;
+        frame.Release();
+        Fail(-1, expected.Sequence,
+            $"rank {_left!.Rank} sent {sent} ({sentBytes} bytes) where rank {Rank} expected {expected} ({expectedBytes} bytes): " +
+            "the ranks called different collectives, or passed buffers of different lengths or different roots",
+            Rank);
+        throw FaultFor(null);
+    }
+
+    private async Task RunCollectiveAsync(Func<long, CancellationToken, Task> body, CancellationToken cancellationToken)
+    {
+        long sequence = Enter();
+        bool completed = false;
+        try
+        {
+            if (WorldSize > 1)
+            {
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _failed.Token);
+                Interlocked.Exchange(ref _armedSequence, sequence);
+                using (cancellationToken.Register(static state => ((ProcessGroup)state!).OnCallerCancelled(), this))
+                {
+                    await body(sequence, linked.Token).ConfigureAwait(false);
+                    Interlocked.Exchange(ref _armedSequence, -1);
+                }
+            }
+            completed = true;
+        }
+        catch (Exception e)
+        {
+            throw Translate(e, sequence, cancellationToken);
+        }
+        finally
+        {
+            Exit(sequence, completed);
+        }
+    }
+
+    private long Enter()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException(
+                "A collective is already running on this group: collectives run one at a time, in the same order on every rank.");
+        }
+        if (Volatile.Read(ref _fault) is not null)
+        {
+            Volatile.Write(ref _busy, 0);
+            throw FaultFor(null);
+        }
+        long sequence = Interlocked.Increment(ref _sequence);
+        Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        // Published before the departure check below; a goodbye published before reading _active pairs with it.
+        Interlocked.Exchange(ref _active, sequence);
+        foreach (var peer in Neighbours())
+        {
+            long departed = peer.DepartedAfter;
+            if (departed != PeerState.Present && departed < sequence)
+            {
+                Fail(peer.Rank, sequence, $"rank {peer.Rank} left the group after collective #{departed}", Rank);
+                Exit(sequence, completed: false);
+                throw FaultFor(null);
+            }
+        }
+        return sequence;
+    }
+
+    private void Exit(long sequence, bool completed)
+    {
+        if (completed)
+        {
+            Interlocked.Exchange(ref _completed, sequence);
+        }
+        Interlocked.Exchange(ref _active, -1);
+        Volatile.Write(ref _busy, 0);
+    }
+
+    private Exception Translate(Exception error, long sequence, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return new OperationCanceledException(
+                $"Collective #{sequence} was cancelled on rank {Rank}; the group has failed and cannot be used any more.",
+                error, cancellationToken);
+        }
+        if (Volatile.Read(ref _fault) is null)
+        {
+            // The ranks are out of step after any failure inside a collective, so the group ends either way.
+            if (error is IOException)
+            {
+                Fail(_right!.Rank, sequence, $"sending to rank {_right.Rank} failed ({error.Message})", Rank);
+            }
+            else
+            {
+                Fail(-1, sequence, $"rank {Rank} failed unexpectedly ({error.GetType().Name}: {error.Message})", Rank);
+            }
+        }
+        return FaultFor(error);
+    }
+
+    private void OnCallerCancelled()
+    {
+        long sequence = Interlocked.Exchange(ref _armedSequence, -1);
+        if (sequence >= 0)
+        {
+            Fail(Rank, sequence, $"the caller on rank {Rank} cancelled collective #{sequence}", Rank);
+        }
+    }
+
+    /// <summary>Records the first failure, wakes every waiting collective and tells the neighbours; later calls do nothing.</summary>
+    private void Fail(int failedRank, long reportedSequence, string reason, int reporterRank)
+    {
+        long active = Interlocked.Read(ref _active);
+        long sequence = active >= 0 ? active : Math.Max(0, Volatile.Read(ref _sequence));
+        string where = active >= 0
+            ? $"Collective #{sequence} on rank {Rank} of group '{GroupId}' failed"
+            : $"Group '{GroupId}' failed on rank {Rank} after collective #{sequence}";
+        string message = reporterRank == Rank
+            ? $"{where}: {reason}."
+            : $"{where}: {reason} (reported by rank {reporterRank}).";
+        var fault = new CollectiveException(message, failedRank >= 0 ? failedRank : null, sequence);
+        if (Interlocked.CompareExchange(ref _fault, fault, null) is not null)
+        {
+            return;
+        }
+        _failed.Cancel();
+        _chunks.Writer.TryComplete();
+        StartTeardown(PeerFrame.ForAbort(new GroupAbort(failedRank, reportedSequence, reason, reporterRank)), reason);
+    }
+
+    private CollectiveException FaultFor(Exception? cause)
+    {
+        var fault = Volatile.Read(ref _fault)!;
+        Debug.Assert(fault is not null, "Only called once the group has failed.");
+        return new CollectiveException(fault.Message, fault.PeerRank, fault.Sequence, cause);
+    }
+
+    private long CurrentSequence
+    {
+        get
+        {
+            long active = Interlocked.Read(ref _active);
+            return active >= 0 ? active : Math.Max(0, Volatile.Read(ref _sequence));
+        }
+    }
+
+    private void StartTeardown(PeerFrame farewell, string retireReason)
+    {
+        lock (_gate)
+        {
+            _teardown ??= TeardownAsync(farewell, retireReason);
+        }
+    }
+
+    private async Task TeardownAsync(PeerFrame farewell, string retireReason)
+    {
+        // Never say farewell inline on the thread that detected the failure (a reader, a cancellation callback).
+        await Task.Yield();
+        _transport.Retire(GroupId, retireReason);
+        if (_left is null || _right is null)
+        {
+            return;
+        }
+        using (var grace = new CancellationTokenSource(FarewellTimeout))
+        {
+            await Task.WhenAll(SayAsync(_left, farewell, grace.Token), SayAsync(_right, farewell, grace.Token))
+                .ConfigureAwait(false);
+        }
+        await Task.WhenAll(CloseAsync(_left.Link), CloseAsync(_right.Link)).ConfigureAwait(false);
+        await _linksDown.CancelAsync().ConfigureAwait(false);
+    }
+
+    private static async Task SayAsync(PeerState peer, PeerFrame farewell, CancellationToken cancellationToken)
+    {
+        if (peer.DepartedAfter != PeerState.Present)
+        {
+            return;
+        }
+        try
+        {
+            await peer.Link.SendAsync(farewell, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // A dead or stalled peer cannot be told; it finds out from its own timeout.
+        }
+    }
+
+    private static async Task CloseAsync(IPeerLink link)
+    {
+        try
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Closing a broken link has nothing left to do.
+        }
+    }
+
+    private async Task ReadAsync(PeerState peer)
+    {
+        try
+        {
+            while (true)
+            {
+                PeerFrame frame = await peer.Link.ReceiveAsync(_linksDown.Token).ConfigureAwait(false);
+                peer.Heard();
+                switch (frame.Kind)
+                {
+                    case PeerFrameKind.Chunk when peer == _left:
+                        if (!_chunks.Writer.TryWrite(frame))
+                        {
+                            frame.Release();
+                        }
+                        break;
+                    case PeerFrameKind.Heartbeat:
+                        peer.Status = frame.Status;
+                        break;
+                    // After a farewell the loop reads on until the link ends, so that closing our end sees that
+                    // end instead of waiting out its grace period.
+                    case PeerFrameKind.Abort:
+                        var abort = frame.Abort!;
+                        Fail(abort.FailedRank, abort.Sequence, abort.Reason, abort.ReporterRank);
+                        break;
+                    case PeerFrameKind.Goodbye:
+                        OnGoodbye(peer, frame.CompletedSequence);
+                        break;
+                    default:
+                        frame.Release();
+                        Fail(peer.Rank, CurrentSequence,
+                            $"rank {peer.Rank} sent an unexpected {frame.Kind} frame on the {peer.Side} link", Rank);
+                        return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_linksDown.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            if (peer.DepartedAfter == PeerState.Present && Volatile.Read(ref _fault) is null)
+            {
+                Fail(peer.Rank, CurrentSequence,
+                    $"the connection to rank {peer.Rank} broke ({e.Message}); it exited, was killed or lost the network", Rank);
+            }
+        }
+    }
+
+    private void OnGoodbye(PeerState peer, long completedSequence)
+    {
+        // Published before reading _active; Enter publishes _active before reading the departure.
+        peer.Depart(completedSequence);
+        long active = Interlocked.Read(ref _active);
+        if (active > completedSequence)
+        {
+            Fail(peer.Rank, active, $"rank {peer.Rank} left the group during collective #{active}", Rank);
+        }
+        // Its farewell ends the link; closing our end lets its side finish without waiting out a grace period.
+        _ = CloseAsync(peer.Link);
+    }
+
+    private async Task WatchAsync()
+    {
+        using var timer = new PeriodicTimer(_heartbeatInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_failed.Token).ConfigureAwait(false))
+            {
+                long now = Stopwatch.GetTimestamp();
+                foreach (var peer in Neighbours())
+                {
+                    if (peer.DepartedAfter == PeerState.Present && now - peer.LastHeard > _timeoutTicks)
+                    {
+                        Fail(peer.Rank, CurrentSequence,
+                            $"rank {peer.Rank} sent nothing for {Seconds(_options.Timeout)}; it exited, was killed or stalled", Rank);
+                        return;
+                    }
+                }
+                long active = Interlocked.Read(ref _active);
+                if (active >= 0 && now - Volatile.Read(ref _lastProgress) > _timeoutTicks)
+                {
+                    FailStalled(active, now);
+                    return;
+                }
+                var status = PeerFrame.ForHeartbeat(
+                    new PeerStatus(Volatile.Read(ref _sequence), active, Blocker(active, now, forHeartbeat: true)));
+                Beat(_left!, status);
+                Beat(_right!, status);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void FailStalled(long active, long now)
+    {
+        int blocker = Blocker(active, now, forHeartbeat: false);
+        var left = _left!;
+        var status = left.Status;
+        string reason;
+        if (blocker == left.Rank && now - left.LastHeard > _quietTicks)
+        {
+            reason = $"collective #{active} made no progress for {Seconds(_options.Timeout)} and rank {blocker} went quiet";
+        }
+        else if (blocker == left.Rank && (status is null || status.EnteredSequence < active))
+        {
+            reason = $"rank {blocker} did not enter collective #{active} within {Seconds(_options.Timeout)}";
+        }
+        else
+        {
+            reason = $"collective #{active} made no progress for {Seconds(_options.Timeout)}, waiting on rank {blocker}";
+        }
+        Fail(blocker, active, reason, Rank);
+    }
+
+    /// <summary>
+    /// The rank this one waits for in collective <paramref name="active"/>: its left-hand neighbour when that is
+    /// quiet or has not entered the collective, otherwise whoever the neighbour itself waits for. Data only flows
+    /// rightwards, so following the chain leftwards ends at the rank that holds up the whole ring.
+    /// </summary>
+    private int Blocker(long active, long now, bool forHeartbeat)
+    {
+        if (active < 0 || _left is null)
+        {
+            return -1;
+        }
+        var status = _left.Status;
+        if (now - _left.LastHeard > _quietTicks || status is null || status.EnteredSequence < active)
+        {
+            return _left.Rank;
+        }
+        if (status.ActiveSequence == active && status.BlockerRank >= 0 && status.BlockerRank != Rank)
+        {
+            return status.BlockerRank;
+        }
+        return forHeartbeat ? -1 : _left.Rank;
+    }
+
+    private void Beat(PeerState peer, PeerFrame heartbeat)
+    {
+        if (peer.DepartedAfter != PeerState.Present || !peer.TryStartHeartbeat())
+        {
+            return;
+        }
+        _ = SendHeartbeatAsync(peer, heartbeat);
+    }
+
+    private async Task SendHeartbeatAsync(PeerState peer, PeerFrame heartbeat)
+    {
+        try
+        {
+            await peer.Link.SendAsync(heartbeat, _linksDown.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The reader of that link reports a broken link; a lost heartbeat adds nothing.
+        }
+        finally
+        {
+            peer.EndHeartbeat();
+        }
+    }
+
+    private PeerState[] Neighbours() => _left is null ? [] : [_left, _right!];
+
+    private void CheckRoot(int root)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(root);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, WorldSize);
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+
+    private static async Task<(PeerState Left, PeerState Right)> ConnectNeighboursAsync(
+        ICollectiveTransport transport, ProcessGroupOptions options, CancellationToken cancellationToken)
+    {
+        int n = options.WorldSize;
+        int rightRank = (options.Rank + 1) % n;
+        int leftRank = (options.Rank - 1 + n) % n;
+        using var setup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        setup.CancelAfter(options.Timeout);
+        var failure = new SetupFailure(setup);
+        Task<IPeerLink> right = DialAsync(transport, options, rightRank, failure, cancellationToken, setup.Token);
+        Task<IPeerLink> left = AcceptAsync(transport, options, leftRank, failure, cancellationToken, setup.Token);
+        try
+        {
+            await Task.WhenAll(right, left).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            string reason = failure.Reason ?? "setup was cancelled";
+            transport.Retire(options.GroupId, reason);
+            // Neighbours learn why the group is off, so they fail at once with the real reason rather than time out.
+            var abort = PeerFrame.ForAbort(new GroupAbort(failure.Rank, 0, reason, options.Rank));
+            foreach (var task in new[] { right, left })
+            {
+                if (task.Status == TaskStatus.RanToCompletion)
+                {
+                    using var grace = new CancellationTokenSource(FarewellTimeout);
+                    await SayAsync(new PeerState(task.Result, -1, ""), abort, grace.Token).ConfigureAwait(false);
+                    await CloseAsync(task.Result).ConfigureAwait(false);
+                }
+            }
+            if (right.Status != TaskStatus.RanToCompletion && failure.Rank != rightRank && !cancellationToken.IsCancellationRequested)
+            {
+                // The left-hand neighbour finds the group retired when it dials; the right-hand one would wait
+                // for our call until its timeout, so make that call just to say why.
+                await TellRightAsync(transport, options, rightRank, abort).ConfigureAwait(false);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new CollectiveException(
+                $"Setting up group '{options.GroupId}' on rank {options.Rank} failed: {reason}.",
+                failure.Rank >= 0 ? failure.Rank : null, 0);
+        }
+        return (new PeerState(left.Result, leftRank, "left"), new PeerState(right.Result, rightRank, "right"));
+    }
+
+    private static async Task TellRightAsync(ICollectiveTransport transport, ProcessGroupOptions options, int rightRank, PeerFrame abort)
+    {
+        using var grace = new CancellationTokenSource(FarewellTimeout);
+        var handshake = new GroupHandshake(
+            options.GroupId, options.WorldSize, options.Rank, rightRank, options.LayoutFingerprint, options.ChunkBytes);
+        try
+        {
+            var link = await transport.ConnectAsync(options.Endpoints[rightRank], handshake, grace.Token).ConfigureAwait(false);
+            try
+            {
+                PeerFrame answer = await link.ReceiveAsync(grace.Token).ConfigureAwait(false);
+                if (answer.Kind == PeerFrameKind.Accepted)
+                {
+                    await SayAsync(new PeerState(link, rightRank, "right"), abort, grace.Token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                await CloseAsync(link).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Best effort: the neighbour still fails by its own timeout.
+        }
+    }
+
+    private static async Task<IPeerLink> DialAsync(
+        ICollectiveTransport transport, ProcessGroupOptions options, int rightRank, SetupFailure failure,
+        CancellationToken callerToken, CancellationToken setupToken)
+    {
+        string endpoint = options.Endpoints[rightRank];
+        var handshake = new GroupHandshake(
+            options.GroupId, options.WorldSize, options.Rank, rightRank, options.LayoutFingerprint, options.ChunkBytes);
+        IPeerLink link;
+        try
+        {
+            link = await transport.ConnectAsync(endpoint, handshake, setupToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!callerToken.IsCancellationRequested && e is IOException or OperationCanceledException)
+        {
+            failure.Set($"could not connect to rank {rightRank} at {endpoint}: {e.Message}", rightRank);
+            throw;
+        }
+        try
+        {
+            PeerFrame answer = await link.ReceiveAsync(setupToken).ConfigureAwait(false);
+            switch (answer.Kind)
+            {
+                case PeerFrameKind.Accepted:
+                    if (!setupToken.IsCancellationRequested)
+                    {
+                        return link;
+                    }
+                    failure.Set($"rank {rightRank} at {endpoint} did not answer the handshake within {Seconds(options.Timeout)}", rightRank);
+                    break;
+                case PeerFrameKind.Abort:
+                    failure.Set(answer.Abort!.Reason, answer.Abort.FailedRank);
+                    break;
+                default:
+                    answer.Release();
+                    failure.Set($"rank {rightRank} answered the handshake with a {answer.Kind} frame", rightRank);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            if (!callerToken.IsCancellationRequested)
+            {
+                failure.Set(e is IOException
+                    ? $"rank {rightRank} at {endpoint} dropped the connection during the handshake ({e.Message})"
+                    : $"rank {rightRank} at {endpoint} did not answer the handshake within {Seconds(options.Timeout)}", rightRank);
+            }
+        }
+        await AbandonAsync(link, failure, options.Rank).ConfigureAwait(false);
+        callerToken.ThrowIfCancellationRequested();
+        throw new IOException(failure.Reason);
+    }
+
+    private static async Task<IPeerLink> AcceptAsync(
+        ICollectiveTransport transport, ProcessGroupOptions options, int leftRank, SetupFailure failure,
+        CancellationToken callerToken, CancellationToken setupToken)
+    {
+        AcceptedPeer accepted;
+        try
+        {
+            accepted = await transport.AcceptAsync(options.GroupId, setupToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!callerToken.IsCancellationRequested && e is IOException or OperationCanceledException)
+        {
+            failure.Set($"rank {leftRank} did not connect within {Seconds(options.Timeout)} ({e.Message})", leftRank);
+            throw;
+        }
+        string? difference = Difference(options, leftRank, accepted.Handshake);
+        if (difference is not null)
+        {
+            failure.Set(difference, -1);
+        }
+        else
+        {
+            try
+            {
+                await accepted.Link.SendAsync(PeerFrame.Accepted, setupToken).ConfigureAwait(false);
+                return accepted.Link;
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                if (!callerToken.IsCancellationRequested)
+                {
+                    failure.Set(e is IOException
+                        ? $"rank {leftRank} dropped the connection during the handshake ({e.Message})"
+                        : $"rank {leftRank} connected but setup ran out of time", leftRank);
+                }
+            }
+        }
+        // The answer to a mismatched handshake names the difference, so the dialling rank fails with it too.
+        await AbandonAsync(accepted.Link, failure, options.Rank).ConfigureAwait(false);
+        callerToken.ThrowIfCancellationRequested();
+        throw new IOException(failure.Reason);
+    }
+
+    /// <summary>Tells the peer on a link why setup failed, then closes the link.</summary>
+    private static async Task AbandonAsync(IPeerLink link, SetupFailure failure, int rank)
+    {
+        var abort = PeerFrame.ForAbort(new GroupAbort(failure.Rank, 0, failure.Reason ?? "setup was cancelled", rank));
+        using (var grace = new CancellationTokenSource(FarewellTimeout))
+        {
+            await SayAsync(new PeerState(link, -1, ""), abort, grace.Token).ConfigureAwait(false);
+        }
+        await CloseAsync(link).ConfigureAwait(false);
+    }
+
+    /// <summary>What the connecting rank's handshake disagrees on, most fundamental first; null when nothing.</summary>
+    private static string? Difference(ProcessGroupOptions local, int expectedLeft, GroupHandshake remote)
+    {
+        int rank = local.Rank;
+        if (remote.GroupId != local.GroupId)
+        {
+            return $"group id differs: rank {remote.Rank} has '{remote.GroupId}', rank {rank} has '{local.GroupId}'";
+        }
+        if (remote.WorldSize != local.WorldSize)
+        {
+            return $"world size differs: rank {remote.Rank} has {remote.WorldSize}, rank {rank} has {local.WorldSize}";
+        }
+        if (remote.ReceiverRank != rank)
+        {
+            return $"rank {remote.Rank} dialled rank {remote.ReceiverRank} but reached rank {rank}: the ranks' endpoint lists differ";
+        }
+        if (remote.Rank != expectedLeft)
+        {
+            return $"rank {rank} expected rank {expectedLeft} as its left-hand neighbour but rank {remote.Rank} connected: " +
+                "the ranks' endpoint lists differ, or two ranks share a rank number";
+        }
+        if (remote.ChunkBytes != local.ChunkBytes)
+        {
+            return $"chunk size differs: rank {remote.Rank} has {remote.ChunkBytes} bytes, rank {rank} has {local.ChunkBytes}";
+        }
+        if (remote.LayoutFingerprint != local.LayoutFingerprint)
+        {
+            return FingerprintDifference(remote.Rank, remote.LayoutFingerprint, rank, local.LayoutFingerprint);
+        }
+        return null;
+    }
+
+    private static string FingerprintDifference(int remoteRank, string remote, int localRank, string local)
+    {
+        int at = 0;
+        while (at < remote.Length && at < local.Length && remote[at] == local[at])
+        {
+            at++;
+        }
+        return $"layout fingerprint differs from character {at}: rank {remoteRank} has {Excerpt(remote, at)}, " +
+            $"rank {localRank} has {Excerpt(local, at)}";
+    }
+
+    // Fingerprints can be long (every parameter shape); show the neighbourhood of the first difference.
+    private static string Excerpt(string text, int at)
+    {
+        const int Context = 40;
+        int start = Math.Max(0, at - Context);
+        int end = Math.Min(text.Length, at + Context);
+        return (start > 0 ? "'…" : "'") + text[start..end] + (end < text.Length ? "…'" : "'");
+    }
+
+    /// <summary>The first reason setup failed, shared by the dialling and accepting halves; the first failure stops the other half.</summary>
+    private sealed class SetupFailure(CancellationTokenSource setup)
+    {
+        private string? _reason;
+
+        public string? Reason => Volatile.Read(ref _reason);
+
+        public int Rank { get; private set; } = -1;
+
+        public void Set(string reason, int rank)
+        {
+            if (Interlocked.CompareExchange(ref _reason, reason, null) is null)
+            {
+                Rank = rank;
+                setup.Cancel();
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+namespace Orchestrator.Worker.Tests.Collectives;
+
+public enum TransportKind
+{
+    InMemory,
+    Grpc,
+}
