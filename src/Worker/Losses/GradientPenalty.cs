@@ -9,14 +9,21 @@ namespace Orchestrator.Worker.Losses;
 /// </summary>
 public static class GradientPenalty
 {
-    public static Tensor Compute(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, Generator? generator = null)
+    /// <param name="rank">With <paramref name="worldSize"/>: the interpolation weights are drawn for the group's whole
+    /// batch and this rank keeps its rows (r, r+W, ...), as for the latent noise, so data-parallel runs match one process.</param>
+    public static Tensor Compute(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, Generator? generator = null,
+        int rank = 0, int worldSize = 1)
     {
         using var scope = torch.NewDisposeScope();
         var shape = new long[real.dim()];
         Array.Fill(shape, 1L);
         shape[0] = real.shape[0];
         // Drawn on the CPU from the trial's generator so the draw is the same on every device, then moved.
-        var epsilon = torch.rand(shape, dtype: real.dtype, generator: generator).to(real.device);
+        shape[0] *= worldSize;
+        var epsilon = torch.rand(shape, dtype: real.dtype, generator: generator);
+        if (worldSize > 1)
+            epsilon = epsilon.index_select(0, torch.arange(rank, shape[0], worldSize, dtype: ScalarType.Int64));
+        epsilon = epsilon.to(real.device);
         var mixed = (epsilon * real.detach() + (1 - epsilon) * fake.detach()).requires_grad_(true);
         var scores = critic(mixed);
         // autograd.grad's results are not owned by the dispose scope; with create_graph each one keeps the whole

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using System.Security.Cryptography;
+using System.Text;
 using Orchestrator.Shared.Specs;
+using Orchestrator.Worker.Collectives;
 using Orchestrator.Worker.Data;
 using Orchestrator.Worker.Losses;
 using Orchestrator.Worker.Models;
@@ -35,9 +38,21 @@ public sealed class GanTrainer : IDisposable
     private readonly Parameter[] _dParams;
     private readonly bool _penalty;
     private readonly bool _weightClip;
+    private readonly ProcessGroup? _group;
+    private readonly GradientAverager? _gAverager;
+    private readonly GradientAverager? _dAverager;
+    private readonly int _rank;
+    private readonly int _worldSize;
+    private Tensor? _rowsOfRank;
 
-    public GanTrainer(TrialSpec spec, TrainingData data, Device device, int rank = 0, int worldSize = 1)
+    /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
+    /// averages gradients after each backward pass; null trains alone.</param>
+    public GanTrainer(TrialSpec spec, TrainingData data, Device device, ProcessGroup? group = null,
+        int bucketBytes = GradientAverager.DefaultBucketBytes)
     {
+        _group = group;
+        _rank = group?.Rank ?? 0;
+        _worldSize = group?.WorldSize ?? 1;
         _spec = spec;
         _device = device;
         ClassCount = data.ClassCount;
@@ -58,10 +73,44 @@ public sealed class GanTrainer : IDisposable
         _penalty = spec.Loss.Type == Shared.Specs.LossTypes.WganGp;
         _weightClip = spec.Loss.Type == Shared.Specs.LossTypes.Wgan;
         _prior = new LatentPrior(spec.Latent, spec.Seed);
-        // Per-rank stream of latent noise; rank 0 of a one-process run uses the trial seed itself.
-        _random = new Generator((ulong)(spec.Seed + 7919L * rank));
-        _stream = new BatchStream(data, new ShardedSampler(data.Count, rank, worldSize, spec.Seed), spec.Data.BatchSize);
+        // One noise stream for the whole group: every rank draws the global batch's noise and keeps its own rows,
+        // so K ranks at batch b see exactly the noise one process at batch K·b sees.
+        _random = new Generator((ulong)spec.Seed);
+        _stream = new BatchStream(data, new ShardedSampler(data.Count, _rank, _worldSize, spec.Seed), spec.Data.BatchSize);
         if (spec.AdaptiveLr.Enabled) _controller = new AdaptiveLrController(spec.AdaptiveLr, spec.Optimizer.Generator.Lr);
+        if (group is not null)
+        {
+            _gAverager = new GradientAverager(group, _gParams, bucketBytes);
+            _dAverager = new GradientAverager(group, _dParams, bucketBytes);
+            CheckLayout(group, _gAverager.Fingerprint() + "/" + _dAverager.Fingerprint());
+            GradientAverager.BroadcastState(group, G);
+            GradientAverager.BroadcastState(group, D);
+        }
+    }
+
+    /// <summary>Fails on every rank whose models or bucket layout differ from rank 0's, before the first step.</summary>
+    private void CheckLayout(ProcessGroup group, string fingerprint)
+    {
+        var mine = SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint));
+        var rootHash = (byte[])mine.Clone();
+        group.BroadcastAsync(rootHash.AsMemory(), root: 0).GetAwaiter().GetResult();
+        if (!rootHash.AsSpan().SequenceEqual(mine))
+            throw new InvalidOperationException(
+                $"rank {group.Rank}: model shapes or gradient bucket layout differ from rank 0's (this rank: {fingerprint})");
+    }
+
+    /// <summary>This rank's rows of the group's noise for a local batch of <paramref name="count"/>.</summary>
+    private Tensor Noise(long count)
+    {
+        var all = _prior.Sample(count * _worldSize, _random);
+        if (_worldSize == 1) return all;
+        if (_rowsOfRank is null || _rowsOfRank.shape[0] != count)
+        {
+            _rowsOfRank?.Dispose();
+            // Rank r holds positions r, r+W, ... of the global batch (the sampler's interleaving).
+            _rowsOfRank = torch.arange(_rank, count * _worldSize, _worldSize, dtype: ScalarType.Int64).DetachFromDisposeScope();
+        }
+        using (all) return all.index_select(0, _rowsOfRank);
     }
 
     public GanGenerator G { get; }
@@ -91,7 +140,7 @@ public sealed class GanTrainer : IDisposable
                 var (inputs, labels) = _stream.Next();
                 var real = inputs.to(_device);
                 labels = labels.to(_device);
-                var z = _prior.Sample(real.shape[0], _random).to(_device);
+                var z = Noise(real.shape[0]).to(_device);
                 Tensor fake;
                 using (torch.no_grad()) fake = G.call(z, labels);
 
@@ -101,11 +150,12 @@ public sealed class GanTrainer : IDisposable
                 var loss = _loss.Discriminator(realScores, fakeScores);
                 if (_penalty)
                 {
-                    var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random);
+                    var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random, _rank, _worldSize);
                     penalty += gp.item<float>() / nCritic;
                     loss = loss + _spec.Loss.GpLambda * gp;
                 }
                 loss.backward();
+                _dAverager?.Average();
                 if (_spec.Training.GradClip is { } maxNorm)
                     dNorm += nn.utils.clip_grad_norm_(_dParams, maxNorm) / nCritic;
                 _optD.step();
@@ -122,11 +172,12 @@ public sealed class GanTrainer : IDisposable
             using (var scope = torch.NewDisposeScope())
             {
                 // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
-                var z = _prior.Sample(lastLabels!.shape[0], _random).to(_device);
+                var z = Noise(lastLabels!.shape[0]).to(_device);
                 _optG.zero_grad();
                 var fake = G.call(z, lastLabels);
                 var loss = _loss.Generator(D.call(fake, lastLabels));
                 loss.backward();
+                _gAverager?.Average();
                 if (_spec.Training.GradClip is { } maxNorm)
                     gNorm = nn.utils.clip_grad_norm_(_gParams, maxNorm);
                 _optG.step();
@@ -134,7 +185,17 @@ public sealed class GanTrainer : IDisposable
             }
 
             Step++;
-            _controller?.Observe(fooled);
+            if (_controller is not null)
+            {
+                // Every rank must take the same lr decision: decide on the group's mean fooled rate.
+                if (_group is not null)
+                {
+                    var rate = new[] { (float)fooled };
+                    _group.AllReduceAsync(rate.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+                    fooled = rate[0];
+                }
+                _controller.Observe(fooled);
+            }
             bool clip = _spec.Training.GradClip is not null;
             return new StepStats(Step, dLoss, gLoss, penalty, fooled, GeneratorLr, DiscriminatorLr,
                 clip ? dNorm : null, clip ? gNorm : null);
@@ -257,5 +318,6 @@ public sealed class GanTrainer : IDisposable
         _optD.Dispose();
         _prior.Dispose();
         _random.Dispose();
+        _rowsOfRank?.Dispose();
     }
 }

@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Orchestrator.Worker.Collectives;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Orchestrator.Worker.Training;
+
+/// <summary>
+/// Averages one network's gradients across a process group after each backward pass. Gradients are fused into
+/// buckets (contiguous runs of parameters up to a byte budget), each all-reduced as one buffer that is
+/// allocated once and reused every step.
+/// </summary>
+public sealed class GradientAverager
+{
+    /// <summary>PyTorch DDP's default bucket size.</summary>
+    public const int DefaultBucketBytes = 25 * 1024 * 1024;
+
+    private readonly ProcessGroup _group;
+    private readonly Parameter[] _parameters;
+    private readonly long[] _elements;
+    private readonly (int First, int End, int Elements)[] _buckets;
+    private readonly float[] _buffer;
+
+    public GradientAverager(ProcessGroup group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes)
+    {
+        _group = group;
+        _parameters = parameters;
+        _elements = parameters.Select(p => p.numel()).ToArray();
+        var buckets = new List<(int, int, int)>();
+        int first = 0, elements = 0, budget = Math.Max(1, bucketBytes / sizeof(float));
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (elements > 0 && elements + _elements[i] > budget)
+            {
+                buckets.Add((first, i, elements));
+                first = i;
+                elements = 0;
+            }
+            elements += (int)_elements[i];
+        }
+        if (elements > 0) buckets.Add((first, parameters.Length, elements));
+        _buckets = buckets.ToArray();
+        _buffer = new float[_buckets.Length == 0 ? 0 : _buckets.Max(b => b.Elements)];
+    }
+
+    public int BucketCount => _buckets.Length;
+
+    /// <summary>Shapes and bucket boundaries: ranks must agree on it before the first step.</summary>
+    public string Fingerprint()
+    {
+        var text = new StringBuilder();
+        foreach (var p in _parameters) text.Append('[').AppendJoin(',', p.shape).Append(']');
+        foreach (var (f, e, n) in _buckets) text.Append('|').Append(f).Append('-').Append(e).Append(':').Append(n);
+        return text.ToString();
+    }
+
+    /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
+    public void Average()
+    {
+        foreach (var (first, end, count) in _buckets)
+        {
+            int offset = 0;
+            for (int i = first; i < end; i++)
+            {
+                int n = (int)_elements[i];
+                using var grad = _parameters[i].grad;
+                if (grad is null) _buffer.AsSpan(offset, n).Clear();
+                else Read(grad, _buffer.AsSpan(offset, n));
+                offset += n;
+            }
+            _group.AllReduceAsync(_buffer.AsMemory(0, count), ReduceOp.Average).GetAwaiter().GetResult();
+            offset = 0;
+            for (int i = first; i < end; i++)
+            {
+                int n = (int)_elements[i];
+                using var grad = _parameters[i].grad;
+                if (grad is not null) Write(_buffer.AsSpan(offset, n), grad);
+                offset += n;
+            }
+        }
+    }
+
+    /// <summary>Copies rank 0's parameters and buffers (BatchNorm statistics too) to every rank.</summary>
+    public static void BroadcastState(ProcessGroup group, nn.Module module)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (_, tensor) in module.state_dict())
+        {
+            var bytes = new byte[tensor.numel() * tensor.element_size()];
+            if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous()) tensor.bytes.CopyTo(bytes);
+            else using (var cpu = tensor.cpu().contiguous()) cpu.bytes.CopyTo(bytes);
+            group.BroadcastAsync(bytes.AsMemory(), root: 0).GetAwaiter().GetResult();
+            if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous()) bytes.CopyTo(tensor.bytes);
+            else using (var cpu = torch.empty(tensor.shape, tensor.dtype)) { bytes.CopyTo(cpu.bytes); tensor.copy_(cpu); }
+        }
+    }
+
+    private static void Read(Tensor grad, Span<float> target)
+    {
+        if (grad.device_type == DeviceType.CPU && grad.is_contiguous())
+        {
+            MemoryMarshal.Cast<byte, float>(grad.bytes).CopyTo(target);
+            return;
+        }
+        using var cpu = grad.cpu().contiguous();
+        MemoryMarshal.Cast<byte, float>(cpu.bytes).CopyTo(target);
+    }
+
+    private static void Write(ReadOnlySpan<float> source, Tensor grad)
+    {
+        if (grad.device_type == DeviceType.CPU && grad.is_contiguous())
+        {
+            source.CopyTo(MemoryMarshal.Cast<byte, float>(grad.bytes));
+            return;
+        }
+        using var cpu = torch.empty(grad.shape, ScalarType.Float32);
+        source.CopyTo(MemoryMarshal.Cast<byte, float>(cpu.bytes));
+        grad.copy_(cpu);
+    }
+}
