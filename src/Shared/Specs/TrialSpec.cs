@@ -177,6 +177,8 @@ public sealed record TrainingSpec
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Intra-op threads for TorchSharp; 0 keeps the library default.</summary>
     public int Threads { get; init; }
+    /// <summary>Steps between checks that data-parallel replicas hold identical parameters; 0 disables.</summary>
+    public int ChecksumEvery { get; init; } = 100;
     /// <summary>How both learning rates evolve over the run: constant, or decayed to zero by the last step.</summary>
     public string LrSchedule { get; init; } = LrSchedules.Constant;
 }

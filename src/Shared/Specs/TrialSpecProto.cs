@@ -236,6 +236,7 @@ public static class TrialSpecProto
         Put(s.KeepCheckpoints, d.KeepCheckpoints, v => p.KeepCheckpoints = v);
         Put(s.Threads, d.Threads, v => p.Threads = v);
         Put(s.LrSchedule, d.LrSchedule, v => p.LrSchedule = v);
+        Put(s.ChecksumEvery, d.ChecksumEvery, v => p.ChecksumEvery = v);
         return p;
     }
 
@@ -254,6 +255,7 @@ public static class TrialSpecProto
             KeepCheckpoints = p.HasKeepCheckpoints ? p.KeepCheckpoints : d.KeepCheckpoints,
             Threads = p.HasThreads ? p.Threads : d.Threads,
             LrSchedule = p.HasLrSchedule ? p.LrSchedule : d.LrSchedule,
+            ChecksumEvery = p.HasChecksumEvery ? p.ChecksumEvery : d.ChecksumEvery,
         };
     }
 

@@ -186,6 +186,7 @@ public static class TrialSpecReader
             KeepCheckpoints = s.Int("keep_checkpoints", d.KeepCheckpoints),
             Threads = s.Int("threads", d.Threads),
             LrSchedule = s.String("lr_schedule", d.LrSchedule, LrSchedules.All),
+            ChecksumEvery = s.Int("checksum_every", d.ChecksumEvery),
         };
         s.Finish();
         return spec;

@@ -165,6 +165,7 @@ public static partial class TrialSpecValidator
             KeepCheckpoints = s.Int("keep_checkpoints", spec.KeepCheckpoints, d.KeepCheckpoints, min: 1, max: 1000),
             Threads = s.Int("threads", spec.Threads, d.Threads, min: 0, max: 1024),
             LrSchedule = s.OneOf("lr_schedule", spec.LrSchedule, d.LrSchedule, LrSchedules.All),
+            ChecksumEvery = s.Int("checksum_every", spec.ChecksumEvery, d.ChecksumEvery, min: 0),
         };
     }
 

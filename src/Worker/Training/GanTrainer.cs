@@ -88,15 +88,66 @@ public sealed class GanTrainer : IDisposable
         }
     }
 
-    /// <summary>Fails on every rank whose models or bucket layout differ from rank 0's, before the first step.</summary>
-    private void CheckLayout(ProcessGroup group, string fingerprint)
+    /// <summary>Fails on every rank when any rank's models or bucket layout differ from rank 0's, before the first step.</summary>
+    private static void CheckLayout(ProcessGroup group, string fingerprint)
     {
         var mine = SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint));
         var rootHash = (byte[])mine.Clone();
         group.BroadcastAsync(rootHash.AsMemory(), root: 0).GetAwaiter().GetResult();
-        if (!rootHash.AsSpan().SequenceEqual(mine))
+        bool same = rootHash.AsSpan().SequenceEqual(mine);
+        var differing = new[] { same ? 0f : 1f };
+        group.AllReduceAsync(differing.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        if (differing[0] > 0)
             throw new InvalidOperationException(
-                $"rank {group.Rank}: model shapes or gradient bucket layout differ from rank 0's (this rank: {fingerprint})");
+                $"{differing[0]:F0} rank(s) have model shapes or gradient bucket layouts that differ from rank 0's" +
+                (same ? "" : $"; rank {group.Rank} has {fingerprint}"));
+    }
+
+    /// <summary>
+    /// Proves the replicas still hold identical parameters: each rank hashes its G and D parameters and compares
+    /// with rank 0's; any difference fails every rank, naming the step. A collective: all ranks call it together.
+    /// </summary>
+    public void VerifyReplicas()
+    {
+        if (_group is null) return;
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var p in _gParams.Concat(_dParams))
+        {
+            using var cpu = p.detach().cpu().contiguous();
+            sha.AppendData(cpu.bytes);
+        }
+        var mine = sha.GetHashAndReset();
+        var root = (byte[])mine.Clone();
+        _group.BroadcastAsync(root.AsMemory(), root: 0).GetAwaiter().GetResult();
+        // Every rank learns whether any rank drifted, so all of them stop, not only the one that differs.
+        var drifted = new[] { root.AsSpan().SequenceEqual(mine) ? 0f : 1f };
+        _group.AllReduceAsync(drifted.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        if (drifted[0] > 0)
+            throw new InvalidOperationException(
+                $"replica drift at step {Step}: {drifted[0]:F0} rank(s) hold parameters that differ from rank 0's" +
+                (root.AsSpan().SequenceEqual(mine) ? "" : $" (rank {_rank} is one of them)"));
+    }
+
+    /// <summary>
+    /// Averages BatchNorm running statistics across the group. Training keeps per-replica batch statistics; call
+    /// this on every rank before evaluating or checkpointing so that all ranks hold, evaluate and save one model.
+    /// </summary>
+    public void SynchronizeBuffers()
+    {
+        if (_group is null) return;
+        using var _ = torch.no_grad();
+        foreach (var module in new nn.Module[] { G, D })
+        {
+            foreach (var (_, buffer) in module.named_buffers())
+            {
+                if (buffer.dtype != ScalarType.Float32) continue; // step counters agree already
+                using var cpu = buffer.cpu().contiguous();
+                var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(cpu.bytes).ToArray();
+                _group.AllReduceAsync(values.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+                using var averaged = torch.tensor(values, buffer.shape);
+                buffer.copy_(averaged);
+            }
+        }
     }
 
     /// <summary>This rank's rows of the group's noise for a local batch of <paramref name="count"/>.</summary>
@@ -196,6 +247,8 @@ public sealed class GanTrainer : IDisposable
                 }
                 _controller.Observe(fooled);
             }
+            if (_group is not null && _spec.Training.ChecksumEvery > 0 && Step % _spec.Training.ChecksumEvery == 0)
+                VerifyReplicas();
             bool clip = _spec.Training.GradClip is not null;
             return new StepStats(Step, dLoss, gLoss, penalty, fooled, GeneratorLr, DiscriminatorLr,
                 clip ? dNorm : null, clip ? gNorm : null);

@@ -29,7 +29,8 @@ public sealed class DataParallelTests
         return state;
     }
 
-    private static async Task<Dictionary<string, float[]>[]> TrainGroupAsync(TrialSpec spec, int worldSize, int steps)
+    /// <summary>Forms an in-memory group and runs <paramref name="body"/> on each rank's trainer, one thread per rank.</summary>
+    private static async Task<T[]> RunGroupAsync<T>(Func<int, TrialSpec> spec, int worldSize, Func<int, GanTrainer, T> body)
     {
         var network = new InMemoryNetwork();
         var transports = Enumerable.Range(0, worldSize).Select(r => network.CreateTransport($"rank-{r}")).ToArray();
@@ -41,11 +42,12 @@ public sealed class DataParallelTests
             // One dedicated thread per rank: TorchSharp's dispose scopes are per thread, as in a real worker.
             var ranks = Enumerable.Range(0, worldSize).Select(r => Task.Factory.StartNew(() =>
             {
-                using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
-                using var trainer = new GanTrainer(spec, data, torch.CPU, groups[r]);
-                for (int i = 0; i < steps; i++) trainer.TrainStep();
-                return State(trainer);
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                var rankSpec = spec(r);
+                using var data = DatasetLoader.LoadTrain(rankSpec.Data, rankSpec.Seed);
+                using var trainer = new GanTrainer(rankSpec, data, torch.CPU, groups[r]);
+                return body(r, trainer);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            await Task.WhenAll(ranks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             return await Task.WhenAll(ranks);
         }
         finally
@@ -71,7 +73,11 @@ public sealed class DataParallelTests
             expected = State(trainer);
         }
 
-        var ranks = await TrainGroupAsync(Spec(loss, b), k, steps);
+        var ranks = await RunGroupAsync(_ => Spec(loss, b), k, (_, trainer) =>
+        {
+            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            return State(trainer);
+        });
 
         foreach (var (name, values) in expected)
         {
@@ -87,29 +93,53 @@ public sealed class DataParallelTests
     }
 
     [Fact]
-    public async Task Ranks_with_different_model_shapes_fail_at_setup()
+    public async Task Ranks_with_different_model_shapes_fail_at_setup_on_every_rank()
     {
-        var network = new InMemoryNetwork();
-        var transports = new[] { network.CreateTransport("a"), network.CreateTransport("b") };
-        var endpoints = transports.Select(t => t.Endpoint).ToArray();
-        var groups = await Task.WhenAll(Enumerable.Range(0, 2).Select(r => ProcessGroup.CreateAsync(transports[r],
-            new ProcessGroupOptions { GroupId = "mismatch", Rank = r, WorldSize = 2, Endpoints = endpoints, Timeout = TimeSpan.FromSeconds(10) })));
-        try
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => RunGroupAsync(
+            r => r == 2 ? Spec(LossTypes.NonSaturating, 16) with { Model = new ModelSpec { Hidden = 48, Layers = 2 } } : Spec(LossTypes.NonSaturating, 16),
+            3, (_, _) => 0));
+        Assert.StartsWith("1 rank(s) have model shapes or gradient bucket layouts that differ from rank 0's", e.Message);
+    }
+
+    [Fact]
+    public async Task Replica_checksum_passes_for_identical_ranks_and_fails_every_rank_after_a_drift()
+    {
+        var outcomes = await RunGroupAsync(_ => Spec(LossTypes.NonSaturating, 16) with { Training = new TrainingSpec { ChecksumEvery = 0 } }, 2, (rank, trainer) =>
         {
-            var specs = new[] { Spec(LossTypes.NonSaturating, 16), Spec(LossTypes.NonSaturating, 16) with { Model = new ModelSpec { Hidden = 48, Layers = 2 } } };
-            var ranks = Enumerable.Range(0, 2).Select(r => Task.Factory.StartNew(() =>
+            for (int i = 0; i < 3; i++) trainer.TrainStep();
+            trainer.VerifyReplicas();
+            if (rank == 1)
+                using (torch.no_grad()) trainer.G.parameters().First().add_(1e-3);
+            try
             {
-                using var data = DatasetLoader.LoadTrain(specs[r].Data, specs[r].Seed);
-                using var trainer = new GanTrainer(specs[r], data, torch.CPU, groups[r]);
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
-            var e = await Assert.ThrowsAsync<InvalidOperationException>(() => ranks[1]);
-            Assert.Contains("differ from rank 0", e.Message);
-            await Task.WhenAny(ranks[0], Task.Delay(TimeSpan.FromSeconds(60)));
-        }
-        finally
+                trainer.VerifyReplicas();
+                return "no error";
+            }
+            catch (InvalidOperationException e)
+            {
+                return e.Message;
+            }
+        });
+        Assert.All(outcomes, m => Assert.StartsWith("replica drift at step 3: 1 rank(s)", m));
+        Assert.Contains("rank 1 is one of them", outcomes[1]);
+    }
+
+    [Fact]
+    public async Task Batch_norm_running_statistics_are_averaged_across_ranks()
+    {
+        var spec = TrainerFixtures.TinyDcgan(steps: 2);
+        var results = await RunGroupAsync(_ => spec, 2, (_, trainer) =>
         {
-            foreach (var g in groups) await g.DisposeAsync();
-            foreach (var t in transports) await t.DisposeAsync();
-        }
+            trainer.TrainStep();
+            trainer.TrainStep();
+            var before = trainer.G.named_buffers().First(b => b.name.EndsWith("running_mean")).buffer.data<float>().ToArray();
+            trainer.SynchronizeBuffers();
+            var after = trainer.G.named_buffers().First(b => b.name.EndsWith("running_mean")).buffer.data<float>().ToArray();
+            return (before, after);
+        });
+        Assert.NotEqual(results[0].before, results[1].before); // each replica saw its own batches
+        Assert.Equal(results[0].after, results[1].after);
+        for (int i = 0; i < results[0].after.Length; i++)
+            Assert.Equal((results[0].before[i] + results[1].before[i]) / 2, results[0].after[i], 5);
     }
 }
