@@ -44,6 +44,7 @@ public sealed class GanTrainer : IDisposable
     private readonly int _rank;
     private readonly int _worldSize;
     private Tensor? _rowsOfRank;
+    private readonly float[] _scalars = new float[4];
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
@@ -236,17 +237,19 @@ public sealed class GanTrainer : IDisposable
             }
 
             Step++;
-            if (_controller is not null)
+            if (_group is not null)
             {
-                // Every rank must take the same lr decision: decide on the group's mean fooled rate.
-                if (_group is not null)
-                {
-                    var rate = new[] { (float)fooled };
-                    _group.AllReduceAsync(rate.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-                    fooled = rate[0];
-                }
-                _controller.Observe(fooled);
+                // Every rank reports, and decides on, the group's means: the same lr decision everywhere, and a
+                // NaN on one rank ends the run on all of them at the same step instead of leaving them waiting.
+                _scalars[0] = (float)dLoss;
+                _scalars[1] = (float)gLoss;
+                _scalars[2] = (float)(penalty ?? 0);
+                _scalars[3] = (float)fooled;
+                _group.AllReduceAsync(_scalars.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+                (dLoss, gLoss, fooled) = (_scalars[0], _scalars[1], _scalars[3]);
+                if (penalty is not null) penalty = _scalars[2];
             }
+            _controller?.Observe(fooled);
             if (_group is not null && _spec.Training.ChecksumEvery > 0 && Step % _spec.Training.ChecksumEvery == 0)
                 VerifyReplicas();
             bool clip = _spec.Training.GradClip is not null;

@@ -125,6 +125,22 @@ public sealed class DataParallelTests
     }
 
     [Fact]
+    public async Task A_non_finite_loss_on_one_rank_is_reported_by_every_rank_at_the_same_step()
+    {
+        var outcomes = await RunGroupAsync(_ => Spec(LossTypes.NonSaturating, 16) with { Training = new TrainingSpec { ChecksumEvery = 0 } }, 2, (rank, trainer) =>
+        {
+            trainer.TrainStep();
+            trainer.TrainStep();
+            // Only rank 1's critic is poisoned; rank 0's own losses at step 3 would still be finite.
+            if (rank == 1)
+                using (torch.no_grad()) trainer.D.parameters().First().fill_(double.NaN);
+            var stats = trainer.TrainStep();
+            return (stats.Step, stats.NonFiniteLoss);
+        });
+        Assert.All(outcomes, o => Assert.Equal((3, "d_loss is NaN"), o));
+    }
+
+    [Fact]
     public async Task Batch_norm_running_statistics_are_averaged_across_ranks()
     {
         var spec = TrainerFixtures.TinyDcgan(steps: 2);
