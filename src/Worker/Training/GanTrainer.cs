@@ -129,26 +129,12 @@ public sealed class GanTrainer : IDisposable
                 (root.AsSpan().SequenceEqual(mine) ? "" : $" (rank {_rank} is one of them)"));
     }
 
-    /// <summary>
-    /// Averages BatchNorm running statistics across the group. Training keeps per-replica batch statistics; call
-    /// this on every rank before evaluating or checkpointing so that all ranks hold, evaluate and save one model.
-    /// </summary>
+    /// <summary>Averages BatchNorm running statistics across the group (see <see cref="GradientAverager.AverageBuffers"/>).</summary>
     public void SynchronizeBuffers()
     {
         if (_group is null) return;
-        using var _ = torch.no_grad();
-        foreach (var module in new nn.Module[] { G, D })
-        {
-            foreach (var (_, buffer) in module.named_buffers())
-            {
-                if (buffer.dtype != ScalarType.Float32) continue; // step counters agree already
-                using var cpu = buffer.cpu().contiguous();
-                var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(cpu.bytes).ToArray();
-                _group.AllReduceAsync(values.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-                using var averaged = torch.tensor(values, buffer.shape);
-                buffer.copy_(averaged);
-            }
-        }
+        GradientAverager.AverageBuffers(_group, G);
+        GradientAverager.AverageBuffers(_group, D);
     }
 
     /// <summary>This rank's rows of the group's noise for a local batch of <paramref name="count"/>.</summary>
@@ -295,8 +281,8 @@ public sealed class GanTrainer : IDisposable
             for (long start = 0; start < count; start += 500)
             {
                 long n = Math.Min(500, count - start);
-                var out_ = G.call(z.narrow(0, start, n).to(_device), labels.narrow(0, start, n).to(_device));
-                chunks.Add(out_.cpu());
+                var generated = G.call(z.narrow(0, start, n).to(_device), labels.narrow(0, start, n).to(_device));
+                chunks.Add(generated.cpu());
             }
         }
         G.train();

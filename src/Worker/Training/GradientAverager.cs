@@ -67,7 +67,7 @@ public sealed class GradientAverager
                 int n = (int)_elements[i];
                 using var grad = _parameters[i].grad;
                 if (grad is null) _buffer.AsSpan(offset, n).Clear();
-                else Read(grad, _buffer.AsSpan(offset, n));
+                else TensorBytes.CopyTo(grad, MemoryMarshal.AsBytes(_buffer.AsSpan(offset, n)));
                 offset += n;
             }
             _group.AllReduceAsync(_buffer.AsMemory(0, count), ReduceOp.Average).GetAwaiter().GetResult();
@@ -76,7 +76,7 @@ public sealed class GradientAverager
             {
                 int n = (int)_elements[i];
                 using var grad = _parameters[i].grad;
-                if (grad is not null) Write(_buffer.AsSpan(offset, n), grad);
+                if (grad is not null) TensorBytes.CopyFrom(MemoryMarshal.AsBytes(_buffer.AsSpan(offset, n)), grad);
                 offset += n;
             }
         }
@@ -85,38 +85,29 @@ public sealed class GradientAverager
     /// <summary>Copies rank 0's parameters and buffers (BatchNorm statistics too) to every rank.</summary>
     public static void BroadcastState(ProcessGroup group, nn.Module module)
     {
-        using var _ = torch.no_grad();
         foreach (var (_, tensor) in module.state_dict())
         {
             var bytes = new byte[tensor.numel() * tensor.element_size()];
-            if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous()) tensor.bytes.CopyTo(bytes);
-            else using (var cpu = tensor.cpu().contiguous()) cpu.bytes.CopyTo(bytes);
+            TensorBytes.CopyTo(tensor, bytes);
             group.BroadcastAsync(bytes.AsMemory(), root: 0).GetAwaiter().GetResult();
-            if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous()) bytes.CopyTo(tensor.bytes);
-            else using (var cpu = torch.empty(tensor.shape, tensor.dtype)) { bytes.CopyTo(cpu.bytes); tensor.copy_(cpu); }
+            TensorBytes.CopyFrom(bytes, tensor);
         }
     }
 
-    private static void Read(Tensor grad, Span<float> target)
+    /// <summary>
+    /// Averages a module's float buffers (BatchNorm running statistics) across the group. Training keeps
+    /// per-replica batch statistics; every rank calls this before evaluating or checkpointing so that all ranks
+    /// hold, evaluate and save one model. Integer buffers (step counters) already agree and are left alone.
+    /// </summary>
+    public static void AverageBuffers(ProcessGroup group, nn.Module module)
     {
-        if (grad.device_type == DeviceType.CPU && grad.is_contiguous())
+        foreach (var (_, buffer) in module.named_buffers())
         {
-            MemoryMarshal.Cast<byte, float>(grad.bytes).CopyTo(target);
-            return;
+            if (buffer.dtype != ScalarType.Float32) continue;
+            var values = new float[buffer.numel()];
+            TensorBytes.CopyTo(buffer, MemoryMarshal.AsBytes(values.AsSpan()));
+            group.AllReduceAsync(values.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+            TensorBytes.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()), buffer);
         }
-        using var cpu = grad.cpu().contiguous();
-        MemoryMarshal.Cast<byte, float>(cpu.bytes).CopyTo(target);
-    }
-
-    private static void Write(ReadOnlySpan<float> source, Tensor grad)
-    {
-        if (grad.device_type == DeviceType.CPU && grad.is_contiguous())
-        {
-            source.CopyTo(MemoryMarshal.Cast<byte, float>(grad.bytes));
-            return;
-        }
-        using var cpu = torch.empty(grad.shape, ScalarType.Float32);
-        source.CopyTo(MemoryMarshal.Cast<byte, float>(cpu.bytes));
-        grad.copy_(cpu);
     }
 }

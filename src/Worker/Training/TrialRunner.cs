@@ -96,7 +96,8 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             }
 
             bool last = trainer.Step == t.Steps;
-            if (stats.Step % t.LogEvery == 0 || last)
+            bool logStep = stats.Step % t.LogEvery == 0 || last;
+            if (logStep)
             {
                 double seconds = window.Elapsed.TotalSeconds;
                 int steps = stats.Step - windowStart;
@@ -116,7 +117,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             }
             if (stats.Step % t.CheckpointEvery == 0 || last)
                 lastCheckpoint = SaveCheckpoint(trainer);
-            if (stats.Step % t.LogEvery == 0 || last)
+            if (logStep)
             {
                 // Evaluation and checkpoint time stays out of the training throughput.
                 window.Restart();
