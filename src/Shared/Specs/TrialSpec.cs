@@ -29,10 +29,31 @@ public sealed record DataSpec
     public string Dataset { get; init; } = Datasets.Ring8;
     /// <summary>Directory holding MNIST IDX files (raw or .gz); only for `mnist`.</summary>
     public string? Path { get; init; }
-    /// <summary>Per-replica batch size.</summary>
+    /// <summary>Per-replica batch size (the global batch is this times the world size); the default when neither is set.</summary>
     public int BatchSize { get; init; } = 256;
+    /// <summary>
+    /// Global batch size, set instead of <see cref="BatchSize"/>: every replica then takes this divided by the
+    /// world size, which must divide it, so a trial keeps its optimisation behaviour when it is scaled out.
+    /// </summary>
+    public int? GlobalBatchSize { get; init; }
     /// <summary>Points drawn from a mixture dataset (ring8, grid25).</summary>
     public int MixtureSize { get; init; } = 100_000;
+
+    /// <summary>The batch each of <paramref name="worldSize"/> replicas takes.</summary>
+    /// <exception cref="ArgumentException">The global batch is not a multiple of the world size.</exception>
+    public int PerReplicaBatch(int worldSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(worldSize, 1);
+        if (GlobalBatchSize is not { } global) return BatchSize;
+        if (global % worldSize != 0 || global < worldSize)
+            throw new ArgumentException(
+                $"data.global_batch_size {global} is not a multiple of the world size {worldSize}; set a multiple of {worldSize}, or set data.batch_size (per replica) instead",
+                nameof(worldSize));
+        return global / worldSize;
+    }
+
+    /// <summary>The batch of the whole group of <paramref name="worldSize"/> replicas.</summary>
+    public int GlobalBatch(int worldSize) => PerReplicaBatch(worldSize) * worldSize;
 }
 
 /// <summary>Dataset names.</summary>

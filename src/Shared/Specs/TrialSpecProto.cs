@@ -98,6 +98,7 @@ public static class TrialSpecProto
         Put(s.Dataset, d.Dataset, v => p.Dataset = v);
         if (s.Path is not null) p.Path = s.Path;
         Put(s.BatchSize, d.BatchSize, v => p.BatchSize = v);
+        if (s.GlobalBatchSize is { } global) p.GlobalBatchSize = global;
         Put(s.MixtureSize, d.MixtureSize, v => p.MixtureSize = v);
         return p;
     }
@@ -111,6 +112,7 @@ public static class TrialSpecProto
             Dataset = p.HasDataset ? p.Dataset : d.Dataset,
             Path = p.HasPath ? p.Path : null,
             BatchSize = p.HasBatchSize ? p.BatchSize : d.BatchSize,
+            GlobalBatchSize = p.HasGlobalBatchSize ? p.GlobalBatchSize : null,
             MixtureSize = p.HasMixtureSize ? p.MixtureSize : d.MixtureSize,
         };
     }

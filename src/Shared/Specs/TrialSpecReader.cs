@@ -94,6 +94,7 @@ public static class TrialSpecReader
             Path = s.OptionalString("path"),
             BatchSize = s.Int("batch_size", d.BatchSize),
             MixtureSize = s.Int("mixture_size", d.MixtureSize),
+            GlobalBatchSize = s.OptionalInt("global_batch_size"),
         };
         s.Finish();
         return spec;

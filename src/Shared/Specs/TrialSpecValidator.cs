@@ -66,8 +66,11 @@ public static partial class TrialSpecValidator
             Dataset = s.OneOf("dataset", spec.Dataset, d.Dataset, Datasets.All),
             Path = spec.Path,
             BatchSize = s.Int("batch_size", spec.BatchSize, d.BatchSize, min: 1, max: 1 << 20),
+            GlobalBatchSize = spec.GlobalBatchSize is { } global ? NullIfZero(s.Int("global_batch_size", global, 0, min: 1, max: 1 << 24)) : null,
             MixtureSize = s.Int("mixture_size", spec.MixtureSize, d.MixtureSize, min: 1, max: 10_000_000),
         };
+        if (spec.GlobalBatchSize is not null && s.Given("batch_size", spec.BatchSize, d.BatchSize))
+            s.Error("global_batch_size", "set either batch_size (per replica) or global_batch_size (for the whole group), not both");
         if (valid.Dataset == Datasets.Mnist && string.IsNullOrWhiteSpace(valid.Path))
             s.Error("path", "required for dataset mnist: a directory with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]");
         if (valid.Dataset != Datasets.Mnist && valid.Path is not null)
@@ -214,6 +217,8 @@ public static partial class TrialSpecValidator
         if (spec.Loss.Type == LossTypes.WganGp && spec.Model.DiscriminatorNorm == Norms.Batch)
             t.Error("model.discriminator_norm", "batch cannot be used with loss wgan_gp (the penalty is per sample and batch norm mixes samples); allowed: layer, none");
     }
+
+    private static int? NullIfZero(int value) => value == 0 ? null : value;
 
     [GeneratedRegex("^(cpu|cuda|auto|cuda:[0-9]{1,3})$")]
     private static partial Regex DeviceRegex();

@@ -110,6 +110,16 @@ public sealed partial class YamlSection
         return (int)value;
     }
 
+    /// <summary>An integer, or null when the key is absent or null.</summary>
+    public int? OptionalInt(string key, int? min = null, int? max = null)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "~" or "null" }) return null;
+        const int sentinel = int.MinValue;
+        int value = Int(key, sentinel, min, max);
+        return value == sentinel ? null : value;
+    }
+
     /// <summary>A finite number; <paramref name="exclusiveMin"/> makes min a strict bound.</summary>
     public double Double(string key, double fallback, double? min = null, double? max = null, bool exclusiveMin = false)
     {

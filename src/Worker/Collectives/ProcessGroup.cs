@@ -12,7 +12,7 @@ namespace Orchestrator.Worker.Collectives;
 /// heartbeat interval) with a <see cref="CollectiveException"/> naming the rank held responsible; the group cannot
 /// be used after that: form a new one with a new group id.
 /// </remarks>
-public sealed class ProcessGroup : IAsyncDisposable, IRingExchange
+public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicator
 {
     // Farewells (abort, goodbye) go out before links close; a peer too slow to take them is not waited for.
     private static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(1);

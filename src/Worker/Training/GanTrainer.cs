@@ -38,7 +38,7 @@ public sealed class GanTrainer : IDisposable
     private readonly Parameter[] _dParams;
     private readonly bool _penalty;
     private readonly bool _weightClip;
-    private readonly ProcessGroup? _group;
+    private readonly ICommunicator? _group;
     private readonly GradientAverager? _gAverager;
     private readonly GradientAverager? _dAverager;
     private readonly int _rank;
@@ -48,7 +48,7 @@ public sealed class GanTrainer : IDisposable
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
-    public GanTrainer(TrialSpec spec, TrainingData data, Device device, ProcessGroup? group = null,
+    public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
         int bucketBytes = GradientAverager.DefaultBucketBytes)
     {
         _group = group;
@@ -77,7 +77,7 @@ public sealed class GanTrainer : IDisposable
         // One noise stream for the whole group: every rank draws the global batch's noise and keeps its own rows,
         // so K ranks at batch b see exactly the noise one process at batch K·b sees.
         _random = new Generator((ulong)spec.Seed);
-        _stream = new BatchStream(data, new ShardedSampler(data.Count, _rank, _worldSize, spec.Seed), spec.Data.BatchSize);
+        _stream = new BatchStream(data, new ShardedSampler(data.Count, _rank, _worldSize, spec.Seed), spec.Data.PerReplicaBatch(_worldSize));
         if (spec.AdaptiveLr.Enabled) _controller = new AdaptiveLrController(spec.AdaptiveLr, spec.Optimizer.Generator.Lr);
         if (group is not null)
         {
@@ -90,7 +90,7 @@ public sealed class GanTrainer : IDisposable
     }
 
     /// <summary>Fails on every rank when any rank's models or bucket layout differ from rank 0's, before the first step.</summary>
-    private static void CheckLayout(ProcessGroup group, string fingerprint)
+    private static void CheckLayout(ICommunicator group, string fingerprint)
     {
         var mine = SHA256.HashData(Encoding.UTF8.GetBytes(fingerprint));
         var rootHash = (byte[])mine.Clone();

@@ -17,13 +17,13 @@ public sealed class GradientAverager
     /// <summary>PyTorch DDP's default bucket size.</summary>
     public const int DefaultBucketBytes = 25 * 1024 * 1024;
 
-    private readonly ProcessGroup _group;
+    private readonly ICommunicator _group;
     private readonly Parameter[] _parameters;
     private readonly long[] _elements;
     private readonly (int First, int End, int Elements)[] _buckets;
     private readonly float[] _buffer;
 
-    public GradientAverager(ProcessGroup group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes)
+    public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes)
     {
         _group = group;
         _parameters = parameters;
@@ -83,7 +83,7 @@ public sealed class GradientAverager
     }
 
     /// <summary>Copies rank 0's parameters and buffers (BatchNorm statistics too) to every rank.</summary>
-    public static void BroadcastState(ProcessGroup group, nn.Module module)
+    public static void BroadcastState(ICommunicator group, nn.Module module)
     {
         foreach (var (_, tensor) in module.state_dict())
         {
@@ -99,7 +99,7 @@ public sealed class GradientAverager
     /// per-replica batch statistics; every rank calls this before evaluating or checkpointing so that all ranks
     /// hold, evaluate and save one model. Integer buffers (step counters) already agree and are left alone.
     /// </summary>
-    public static void AverageBuffers(ProcessGroup group, nn.Module module)
+    public static void AverageBuffers(ICommunicator group, nn.Module module)
     {
         foreach (var (_, buffer) in module.named_buffers())
         {

@@ -103,6 +103,7 @@ public sealed class TrialSpecProtoTests
     [InlineData("""{"optimizer": {"discriminator": {"type": "rmsprop", "beta1": 0.5}, "generator": {"alpha": 0.9}}}""")]
     [InlineData("""{"data": {"dataset": "mnist"}}""")]
     [InlineData("""{"data": {"path": "/data", "batch_size": 0}}""")]
+    [InlineData("""{"data": {"batch_size": 256, "global_batch_size": 64}}""")]
     [InlineData("""{"model": {"architecture": "dcgan"}}""")]
     [InlineData("""{"model": {"image_size": 32, "discriminator_norm": "batch"}, "loss": {"type": "wgan_gp"}}""")]
     [InlineData("""{"evaluation": {"grid_samples": 50, "samples": 9}}""")]

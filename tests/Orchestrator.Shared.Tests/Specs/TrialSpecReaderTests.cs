@@ -411,4 +411,35 @@ public sealed class TrialSpecReaderTests
         Assert.StartsWith("6 problems:", exception.Message);
         Assert.All(exception.Errors, e => Assert.Contains(e.ToString(), exception.Message));
     }
+
+    [Fact]
+    public void Global_batch_size_is_divided_among_the_replicas()
+    {
+        var spec = Read(Trial("{data: {global_batch_size: 96}}"));
+
+        Assert.Equal((96, 48, 32), (spec.Data.PerReplicaBatch(1), spec.Data.PerReplicaBatch(2), spec.Data.PerReplicaBatch(3)));
+        Assert.Equal(96, spec.Data.GlobalBatch(4));
+        var error = Assert.Throws<ArgumentException>(() => spec.Data.PerReplicaBatch(5));
+        Assert.Contains("data.global_batch_size 96 is not a multiple of the world size 5", error.Message);
+    }
+
+    [Fact]
+    public void Per_replica_batch_size_multiplies_with_the_world_size()
+    {
+        var spec = Read(Trial("{data: {batch_size: 16}}"));
+
+        Assert.Equal((16, 16, 48), (spec.Data.PerReplicaBatch(1), spec.Data.PerReplicaBatch(3), spec.Data.GlobalBatch(3)));
+    }
+
+    [Theory]
+    [InlineData("{data: {batch_size: 16, global_batch_size: 64}}", "trial.data.global_batch_size", "not both")]
+    [InlineData("{data: {batch_size: 256, global_batch_size: 64}}", "trial.data.global_batch_size", "not both")]
+    [InlineData("{data: {global_batch_size: 0}}", "trial.data.global_batch_size", "must be")]
+    [InlineData("{data: {global_batch_size: many}}", "trial.data.global_batch_size", "must be an integer")]
+    public void Batch_size_and_global_batch_size_exclude_each_other(string trial, string field, string message)
+    {
+        var error = RejectsOnly(() => Read(Trial(trial)), field);
+
+        Assert.Contains(message, error.Message);
+    }
 }
