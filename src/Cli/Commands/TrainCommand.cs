@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Cli.Output;
+using Orchestrator.Cli.Parallel;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Worker.Training;
 using Spectre.Console;
@@ -14,16 +15,28 @@ public static class TrainCommand
         var config = new Option<FileInfo?>("--config", "-c") { Description = "Trial YAML file (a `trial:` block)" };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Run directory to create" };
         var resume = new Option<DirectoryInfo?>("--resume") { Description = "Run directory to continue from its last checkpoint" };
-        var command = new Command("train", "Train one GAN trial locally with a progress bar")
+        var rank = new Option<int?>("--rank") { Description = "This process's rank in a data-parallel group (0 writes the run directory)" };
+        var world = new Option<int?>("--world") { Description = "Number of processes in the group" };
+        var peers = new Option<string?>("--peers") { Description = "Every rank's collective endpoint, host:port, comma-separated in rank order" };
+        var devices = new Option<int?>("--devices") { Description = "Replicas inside this process, one per device (CPU replicas on a CPU device)" };
+        var group = new Option<string?>("--group") { Description = "Group id shared by all ranks (default: derived from the trial and the peers)" };
+        var timeout = new Option<double>("--collective-timeout")
         {
-            config, output, resume,
+            Description = "Seconds a peer may stall or be gone before every rank fails", DefaultValueFactory = _ => 30,
         };
-        command.SetAction((parse, cancellationToken) =>
-            Task.FromResult(Run(parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume), cancellationToken)));
+        var command = new Command("train", "Train one GAN trial locally with a progress bar, alone or as one rank of a data-parallel group")
+        {
+            config, output, resume, rank, world, peers, devices, group, timeout,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume),
+            (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout)),
+            cancellationToken));
         return command;
     }
 
-    private static int Run(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume,
+        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
         RunDirectory run;
@@ -45,7 +58,8 @@ public static class TrainCommand
                 return Usage("train needs --config FILE and --out DIR (or --resume DIR)");
             if (!config.Exists) return Usage($"{config.FullName}: file not found");
             run = new RunDirectory(output.FullName);
-            if (run.HoldsRun)
+            // Ranks other than 0 share rank 0's run directory (or read nothing from theirs) and never write it.
+            if ((parallel.Rank ?? 0) == 0 && run.HoldsRun)
                 return Usage($"{run.Root} already holds a run; continue it with --resume {output} or choose another --out");
             source = config.FullName;
             yaml = File.ReadAllText(source);
@@ -60,14 +74,39 @@ public static class TrainCommand
         {
             return Usage($"{source}: {e.Message}");
         }
-        if (resume is null)
+        var (settings, error) = GroupSettings.Parse(parallel.Rank, parallel.World, parallel.Peers, parallel.Devices, parallel.Group, parallel.Timeout, yaml);
+        if (settings is null) return Usage(error!);
+        try
+        {
+            spec.Data.PerReplicaBatch(settings.World * settings.Devices);
+        }
+        catch (ArgumentException e)
+        {
+            return Usage($"{source}: {e.Message}");
+        }
+        if (resume is null && settings.Rank == 0)
         {
             run.Create();
             RunDirectory.WriteAtomically(run.TrialFile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(yaml)));
         }
 
-        var summary = TrainingProgress.Run(console, spec, run, cancellationToken);
-        SummaryPrinter.Print(console, summary, run);
+        TrialSummary summary;
+        if (settings.Single)
+        {
+            summary = TrainingProgress.Run(console, spec, run, null, cancellationToken);
+        }
+        else
+        {
+            await using var formed = await DataParallelGroup.FormAsync(settings, console, cancellationToken);
+            if (formed.Error is not null)
+            {
+                Console.Error.WriteLine($"error: {formed.Error}");
+                return ExitCodes.Failed;
+            }
+            summary = TrainingProgress.Run(console, spec, run, formed.Replicas, cancellationToken);
+        }
+        if (settings.Rank == 0) SummaryPrinter.Print(console, summary, run);
+        else SummaryPrinter.PrintRank(console, summary, settings.Rank);
         return summary.Status switch
         {
             TrialStatus.Completed => ExitCodes.Ok,

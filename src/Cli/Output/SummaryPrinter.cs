@@ -25,4 +25,12 @@ public static class SummaryPrinter
         if (summary.Samples is not null) console.WriteLine($"samples:     {summary.Samples}");
         if (summary.Checkpoint is not null) console.WriteLine($"checkpoint:  {summary.Checkpoint}");
     }
+
+    /// <summary>A rank other than 0 writes no files: its status line says how it ended.</summary>
+    public static void PrintRank(IAnsiConsole console, TrialSummary summary, int rank)
+    {
+        var color = summary.Status == TrialStatus.Completed ? "green" : summary.Status == TrialStatus.Interrupted ? "yellow" : "red";
+        console.MarkupLine($"rank {rank}: [{color}]{summary.Status}[/] at step {summary.Step}/{summary.Steps}" +
+            (summary.Reason is null ? "" : $": {Markup.Escape(summary.Reason)}"));
+    }
 }

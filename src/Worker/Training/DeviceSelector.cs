@@ -23,4 +23,22 @@ public static class DeviceSelector
         }
         throw new ArgumentException($"unknown device '{name}'; allowed: cpu, cuda, cuda:N, auto", nameof(name));
     }
+
+    /// <summary>
+    /// Devices for <paramref name="replicas"/> replicas in one process: cpu gives CPU replicas (the same code path,
+    /// tested here); cuda and auto give cuda:0 .. cuda:N-1 and need that many devices.
+    /// </summary>
+    public static Device[] ResolveReplicas(string name, int replicas)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        if (replicas == 1) return [Resolve(name)];
+        if (name.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ArgumentException($"device '{name}' names one GPU but {replicas} replicas were asked for; use device cuda (or auto) to take cuda:0 to cuda:{replicas - 1}", nameof(name));
+        var first = Resolve(name);
+        if (first.type != DeviceType.CUDA) return Enumerable.Repeat(torch.CPU, replicas).ToArray();
+        int count = torch.cuda.device_count();
+        if (count < replicas)
+            throw new InvalidOperationException($"{replicas} replicas on CUDA need {replicas} devices but only {count} are present");
+        return Enumerable.Range(0, replicas).Select(i => torch.device(DeviceType.CUDA, i)).ToArray();
+    }
 }

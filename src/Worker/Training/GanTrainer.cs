@@ -44,7 +44,7 @@ public sealed class GanTrainer : IDisposable
     private readonly int _rank;
     private readonly int _worldSize;
     private Tensor? _rowsOfRank;
-    private readonly float[] _scalars = new float[4];
+    private readonly float[] _scalars = new float[5];
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
@@ -160,6 +160,12 @@ public sealed class GanTrainer : IDisposable
     public AdaptiveLrController? Controller => _controller;
     public BatchPosition DataPosition => _stream.Position;
 
+    /// <summary>
+    /// This rank wants the run to stop (a signal, a cancel). Carried with the step's group means, so every rank
+    /// sees <see cref="StepStats.StopRequested"/> after the same step and they stop together.
+    /// </summary>
+    public bool StopRequested { get; set; }
+
     /// <summary>Runs one step: n_critic D updates, then one G update.</summary>
     public StepStats TrainStep()
     {
@@ -223,6 +229,7 @@ public sealed class GanTrainer : IDisposable
             }
 
             Step++;
+            bool stop = StopRequested;
             if (_group is not null)
             {
                 // Every rank reports, and decides on, the group's means: the same lr decision everywhere, and a
@@ -231,16 +238,18 @@ public sealed class GanTrainer : IDisposable
                 _scalars[1] = (float)gLoss;
                 _scalars[2] = (float)(penalty ?? 0);
                 _scalars[3] = (float)fooled;
+                _scalars[4] = StopRequested ? 1 : 0;
                 _group.AllReduceAsync(_scalars.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
                 (dLoss, gLoss, fooled) = (_scalars[0], _scalars[1], _scalars[3]);
                 if (penalty is not null) penalty = _scalars[2];
+                stop = _scalars[4] > 0;
             }
             _controller?.Observe(fooled);
             if (_group is not null && _spec.Training.ChecksumEvery > 0 && Step % _spec.Training.ChecksumEvery == 0)
                 VerifyReplicas();
             bool clip = _spec.Training.GradClip is not null;
             return new StepStats(Step, dLoss, gLoss, penalty, fooled, GeneratorLr, DiscriminatorLr,
-                clip ? dNorm : null, clip ? gNorm : null);
+                clip ? dNorm : null, clip ? gNorm : null, stop);
         }
         finally
         {

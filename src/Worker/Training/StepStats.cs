@@ -1,6 +1,9 @@
 namespace Orchestrator.Worker.Training;
 
-/// <summary>Figures of one training step (D losses averaged over its n_critic updates).</summary>
+/// <summary>
+/// Figures of one training step (D losses averaged over its n_critic updates; in a data-parallel group, the group's
+/// means). <see cref="StopRequested"/>: some rank asked to stop during this step, so every rank stops after it.
+/// </summary>
 public readonly record struct StepStats(
     int Step,
     double DiscriminatorLoss,
@@ -10,7 +13,8 @@ public readonly record struct StepStats(
     double GeneratorLr,
     double DiscriminatorLr,
     double? DiscriminatorGradNorm,
-    double? GeneratorGradNorm)
+    double? GeneratorGradNorm,
+    bool StopRequested = false)
 {
     /// <summary>The first non-finite loss, named, or null when both are finite.</summary>
     public string? NonFiniteLoss =>

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Orchestrator.Shared.Specs;
+using Orchestrator.Worker.Collectives;
 using Orchestrator.Worker.Data;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Orchestrator.Worker.Training;
 
@@ -10,30 +12,72 @@ namespace Orchestrator.Worker.Training;
 /// Runs one trial in a run directory: resumes from its newest readable checkpoint, trains, logs, evaluates,
 /// checkpoints, and writes summary.json. A NaN or infinite loss ends the run as diverged; an exception ends it
 /// as failed; neither escapes, so a host process stays healthy.
+/// With a <see cref="ReplicaGroup"/> it runs this process's replicas of a data-parallel group, one thread each:
+/// every rank resumes from the same checkpoint, trains its shard and evaluates the same (synchronised) model; only
+/// global rank 0 writes the run directory, and local replica 0 reports to the observer.
 /// </summary>
-public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver? observer = null)
+public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver? observer = null, ReplicaGroup? group = null)
 {
     public TrialSummary Run(CancellationToken cancellationToken = default)
     {
+        if (group is null) return RunReplica(null, null, cancellationToken);
+        Device[] devices;
+        try
+        {
+            if (spec.Training.Threads > 0) torch.set_num_threads(spec.Training.Threads);
+            devices = DeviceSelector.ResolveReplicas(spec.Device, group.Replicas.Count);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Every replica of every process fails alike, so none is left waiting in a collective.
+            return Finish(new TrialSummary { Status = TrialStatus.Failed, Step = 0, Steps = spec.Training.Steps, Reason = e.Message },
+                writes: group.ProcessRank == 0);
+        }
+
+        // One dedicated thread per replica: TorchSharp's dispose scopes are per thread, and the replicas meet in
+        // blocking collectives.
+        var replicas = new Task<TrialSummary>[devices.Length];
+        for (int i = 0; i < devices.Length; i++)
+        {
+            int local = i;
+            replicas[i] = Task.Factory.StartNew(() =>
+            {
+                var summary = RunReplica(group.Replicas[local], devices[local], cancellationToken);
+                if (summary.Status == TrialStatus.Failed) group.Abort(local, summary.Reason ?? "failed");
+                return summary;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        Task.WaitAll(replicas);
+        return replicas[0].Result;
+    }
+
+    private TrialSummary RunReplica(ICommunicator? communicator, Device? replicaDevice, CancellationToken cancellationToken)
+    {
+        bool writes = communicator is null || communicator.Rank == 0;
+        bool reports = communicator is null || communicator.Rank % group!.Replicas.Count == 0;
         var wall = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         int step = 0, resumedFrom = 0;
         string? device = null;
+        GanTrainer? current = null;
         try
         {
-            run.Create();
-            if (spec.Training.Threads > 0) torch.set_num_threads(spec.Training.Threads);
-            var dev = DeviceSelector.Resolve(spec.Device);
+            if (writes) run.Create();
+            if (communicator is null && spec.Training.Threads > 0) torch.set_num_threads(spec.Training.Threads);
+            var dev = replicaDevice ?? DeviceSelector.Resolve(spec.Device);
             device = dev.ToString();
             using var train = LoadForModel(DatasetLoader.LoadTrain(spec.Data, spec.Seed));
             using var heldOut = LoadForModel(DatasetLoader.LoadHeldOut(spec.Data, spec.Seed));
-            using var trainer = new GanTrainer(spec, train, dev);
-            resumedFrom = Resume(trainer);
+            using var trainer = new GanTrainer(spec, train, dev, communicator);
+            current = trainer;
+            resumedFrom = Resume(trainer, reports ? observer : null);
+            if (communicator is not null) CheckResume(communicator, trainer);
             step = trainer.Step;
             using var evaluator = TrialEvaluator.Create(spec, train, heldOut);
-            using var metrics = new MetricsLog(run.MetricsFile, resumedFrom);
-            observer?.OnStart(trainer.Step, spec.Training.Steps, device);
-            var result = Train(trainer, evaluator, metrics, cancellationToken);
+            using var metrics = writes ? new MetricsLog(run.MetricsFile, resumedFrom) : null;
+            var replicaObserver = reports ? observer : null;
+            replicaObserver?.OnStart(trainer.Step, spec.Training.Steps, device);
+            var result = Train(trainer, evaluator, metrics, replicaObserver, communicator, writes, cancellationToken);
             step = trainer.Step;
             return Finish(result with
             {
@@ -41,26 +85,51 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
                 ResumedFrom = resumedFrom > 0 ? resumedFrom : null,
                 WallSeconds = wall.Elapsed.TotalSeconds,
                 CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
-            });
+            }, writes);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // The trainer is disposed by now, but its step count is still the last completed step.
+            if (current is not null) step = current.Step;
             return Finish(new TrialSummary
             {
                 Status = TrialStatus.Failed,
                 Step = step,
                 Steps = spec.Training.Steps,
-                Reason = e.Message,
+                Reason = e is CollectiveException ? $"after training step {step}: {e.Message}" : e.Message,
                 Device = device,
                 WallSeconds = wall.Elapsed.TotalSeconds,
-            });
+                CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
+            }, writes);
         }
     }
 
-    private TrialSummary Train(GanTrainer trainer, TrialEvaluator evaluator, MetricsLog metrics, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fails every rank, before the first step, when the ranks did not resume from the same step (a rank on another
+    /// host without the run directory's checkpoints); a different checkpoint at the same step shows up in the first
+    /// replica checksum.
+    /// </summary>
+    private static void CheckResume(ICommunicator communicator, GanTrainer trainer)
+    {
+        var root = new float[] { trainer.Step };
+        communicator.BroadcastAsync(root.AsMemory(), root: 0).GetAwaiter().GetResult();
+        var differing = new[] { root[0] == trainer.Step ? 0f : 1f };
+        communicator.AllReduceAsync(differing.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        if (differing[0] > 0)
+            throw new InvalidOperationException(
+                $"{differing[0]:F0} rank(s) resumed from a different step than rank 0 (step {root[0]:F0}); rank {communicator.Rank} is at step {trainer.Step}. " +
+                "Every rank needs the run directory's checkpoints to resume.");
+        trainer.VerifyReplicas();
+    }
+
+    private TrialSummary Train(GanTrainer trainer, TrialEvaluator evaluator, MetricsLog? metrics, ITrialObserver? observer,
+        ICommunicator? communicator, bool writes, CancellationToken cancellationToken)
     {
         var t = spec.Training;
-        long samplesPerStep = (long)spec.Data.BatchSize * t.NCritic;
+        int world = communicator?.WorldSize ?? 1;
+        // The group's throughput: every rank steps in lockstep on its share of the global batch.
+        long samplesPerStep = (long)spec.Data.GlobalBatch(world) * t.NCritic;
+        bool stopAgreed = false;
         var window = Stopwatch.StartNew();
         int windowStart = trainer.Step;
         double throughput = 0, lifetimeSeconds = 0;
@@ -70,9 +139,12 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
 
         while (trainer.Step < t.Steps)
         {
-            if (cancellationToken.IsCancellationRequested)
+            // Alone, a cancel stops before the next step; in a group, the ranks agree through the step's means first,
+            // so all of them stop after the same step and rank 0's checkpoint is every rank's state.
+            if (communicator is null ? cancellationToken.IsCancellationRequested : stopAgreed)
             {
-                lastCheckpoint = SaveCheckpoint(trainer);
+                trainer.SynchronizeBuffers();
+                lastCheckpoint = writes ? SaveCheckpoint(trainer, observer) : null;
                 return new TrialSummary
                 {
                     Status = TrialStatus.Interrupted, Step = trainer.Step, Steps = t.Steps,
@@ -81,11 +153,13 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
                 };
             }
 
+            trainer.StopRequested = cancellationToken.IsCancellationRequested;
             var stats = trainer.TrainStep();
+            stopAgreed = stats.StopRequested;
             if (stats.NonFiniteLoss is { } what)
             {
                 var reason = $"{what} at step {stats.Step}";
-                metrics.Write("diverged", stats.Step, StepFields(stats, throughput));
+                metrics?.Write("diverged", stats.Step, StepFields(stats, throughput));
                 observer?.OnMessage($"diverged: {reason}");
                 return new TrialSummary
                 {
@@ -104,19 +178,26 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
                 throughput = Rate(steps, seconds, samplesPerStep);
                 lifetimeSteps += steps;
                 lifetimeSeconds += seconds;
-                metrics.Write("step", stats.Step, StepFields(stats, throughput));
+                metrics?.Write("step", stats.Step, StepFields(stats, throughput));
                 observer?.OnStep(stats, throughput);
             }
-            if (stats.Step % t.EvalEvery == 0 || last)
+            bool evaluate = stats.Step % t.EvalEvery == 0 || last;
+            bool checkpoint = stats.Step % t.CheckpointEvery == 0 || last;
+            // BatchNorm running statistics are per replica while training; average them so every rank evaluates
+            // and saves the same model.
+            if (evaluate || checkpoint) trainer.SynchronizeBuffers();
+            if (evaluate)
             {
+                // Every rank evaluates (the same model, the same fixed noise), so none waits in a collective while
+                // rank 0 alone would evaluate; only rank 0 writes.
                 evaluation = evaluator.Evaluate(trainer);
                 lastSamples = run.SamplePath(stats.Step);
-                evaluator.SaveSamples(trainer, lastSamples);
-                metrics.Write("eval", stats.Step, evaluation);
+                if (writes) evaluator.SaveSamples(trainer, lastSamples);
+                metrics?.Write("eval", stats.Step, evaluation);
                 observer?.OnEvaluation(stats.Step, evaluation, lastSamples);
             }
-            if (stats.Step % t.CheckpointEvery == 0 || last)
-                lastCheckpoint = SaveCheckpoint(trainer);
+            if (checkpoint && writes)
+                lastCheckpoint = SaveCheckpoint(trainer, observer);
             if (logStep)
             {
                 // Evaluation and checkpoint time stays out of the training throughput.
@@ -130,7 +211,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             // Resumed a run that had already finished: report its final evaluation again.
             evaluation = evaluator.Evaluate(trainer);
             lastSamples = run.SamplePath(trainer.Step);
-            evaluator.SaveSamples(trainer, lastSamples);
+            if (writes) evaluator.SaveSamples(trainer, lastSamples);
             lastCheckpoint = run.Checkpoints().FirstOrDefault().Path;
         }
         return new TrialSummary
@@ -158,7 +239,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
     }
 
     /// <summary>Loads the newest checkpoint that reads back; an unreadable one is reported and skipped.</summary>
-    private int Resume(GanTrainer trainer)
+    private int Resume(GanTrainer trainer, ITrialObserver? observer)
     {
         foreach (var (step, path) in run.Checkpoints())
         {
@@ -177,7 +258,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         return 0;
     }
 
-    private string SaveCheckpoint(GanTrainer trainer)
+    private string SaveCheckpoint(GanTrainer trainer, ITrialObserver? observer)
     {
         var path = run.CheckpointPath(trainer.Step);
         RunDirectory.WriteAtomically(path, trainer.SaveCheckpoint);
@@ -192,8 +273,9 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         using (data) return DatasetLoader.Resize(data, spec.Model.ImageSize);
     }
 
-    private TrialSummary Finish(TrialSummary summary)
+    private TrialSummary Finish(TrialSummary summary, bool writes)
     {
+        if (!writes) return summary;
         try
         {
             RunDirectory.WriteAtomically(run.SummaryFile, s => JsonSerializer.Serialize(s, summary, SummaryJson.Default.TrialSummary));

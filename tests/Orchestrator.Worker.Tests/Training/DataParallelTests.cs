@@ -158,4 +158,72 @@ public sealed class DataParallelTests
         for (int i = 0; i < results[0].after.Length; i++)
             Assert.Equal((results[0].before[i] + results[1].before[i]) / 2, results[0].after[i], 5);
     }
+
+    /// <summary>
+    /// <paramref name="processes"/> in-memory ring members of <paramref name="devices"/> in-process replicas each, one
+    /// thread per replica; results by global rank.
+    /// </summary>
+    private static async Task<T[]> RunReplicasAsync<T>(TrialSpec spec, int processes, int devices, Func<GanTrainer, T> body)
+    {
+        var network = new InMemoryNetwork();
+        var transports = Enumerable.Range(0, processes).Select(p => network.CreateTransport($"process-{p}")).ToArray();
+        var endpoints = transports.Select(t => t.Endpoint).ToArray();
+        var rings = processes == 1 ? null : await Task.WhenAll(Enumerable.Range(0, processes).Select(p => ProcessGroup.CreateAsync(transports[p],
+            new ProcessGroupOptions { GroupId = "dp-replicas", Rank = p, WorldSize = processes, Endpoints = endpoints, Timeout = TimeSpan.FromSeconds(30) })));
+        try
+        {
+            var replicas = Enumerable.Range(0, processes).SelectMany(p => ReplicaGroup.Create(devices, rings?[p]).Replicas).ToArray();
+            var threads = replicas.Select(replica => Task.Factory.StartNew(() =>
+            {
+                using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
+                using var trainer = new GanTrainer(spec, data, torch.CPU, replica);
+                return body(trainer);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            await Task.WhenAll(threads.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+            return await Task.WhenAll(threads);
+        }
+        finally
+        {
+            foreach (var g in rings ?? []) await g.DisposeAsync();
+            foreach (var t in transports) await t.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(LossTypes.NonSaturating, 1, 2)]
+    [InlineData(LossTypes.WganGp, 1, 2)]
+    [InlineData(LossTypes.WganGp, 2, 2)]
+    public async Task Replicas_inside_processes_at_global_batch_b_end_with_the_parameters_of_one_process_at_batch_b(string loss, int processes, int devices)
+    {
+        const int global = 48, steps = 50;
+        Dictionary<string, float[]> expected;
+        var single = Spec(loss, global);
+        using (var data = DatasetLoader.LoadTrain(single.Data, single.Seed))
+        using (var trainer = new GanTrainer(single, data, torch.CPU))
+        {
+            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            expected = State(trainer);
+        }
+
+        // The trial sets the global batch; each of the P·D replicas takes its share.
+        var split = single with { Data = single.Data with { BatchSize = new DataSpec().BatchSize, GlobalBatchSize = global } };
+        var ranks = await RunReplicasAsync(split, processes, devices, trainer =>
+        {
+            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            return State(trainer);
+        });
+
+        Assert.Equal(processes * devices, ranks.Length);
+        foreach (var (name, values) in expected)
+        {
+            for (int r = 0; r < ranks.Length; r++)
+            {
+                var actual = ranks[r][name];
+                double worst = 0;
+                for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
+                Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
+                Assert.Equal(ranks[0][name], actual);
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Orchestrator.Shared.Specs;
+using Orchestrator.Worker.Collectives;
 using Orchestrator.Worker.Data;
 using Orchestrator.Worker.Training;
 using TorchSharp;
@@ -75,6 +76,43 @@ public sealed class TrialRunnerTests : IDisposable
         var steps = File.ReadAllLines(run.MetricsFile).Select(l => JsonDocument.Parse(l).RootElement)
             .Where(l => l.GetProperty("type").GetString() == "step").Select(l => l.GetProperty("step").GetInt32());
         Assert.Equal([5, 10, 15, 20], steps);
+    }
+
+    [Fact]
+    public void Replicas_stop_together_write_once_and_resume_as_if_never_stopped()
+    {
+        var spec = TrainerFixtures.SmallMixture(steps: 20);
+        var straight = new TrialRunner(spec, NewRun("replicas-straight"), group: ReplicaGroup.Create(2)).Run();
+        Assert.Equal(TrialStatus.Completed, straight.Status);
+
+        var run = NewRun("replicas-interrupted");
+        using var cts = new CancellationTokenSource();
+        var first = new TrialRunner(spec, run, new StopAt(10, cts), ReplicaGroup.Create(2)).Run(cts.Token);
+        // Asked to stop after step 10; the replicas agree on it through step 11's means and stop after that step.
+        Assert.Equal((TrialStatus.Interrupted, 11), (first.Status, first.Step));
+        Assert.Equal(11, run.Checkpoints()[0].Step);
+
+        var observer = new StopAt(int.MaxValue, new CancellationTokenSource());
+        var second = new TrialRunner(spec, run, observer, ReplicaGroup.Create(2)).Run();
+        Assert.Equal(TrialStatus.Completed, second.Status);
+        Assert.Equal(11, second.ResumedFrom);
+        Assert.Single(observer.Messages, m => m.StartsWith("resumed from", StringComparison.Ordinal));
+        Assert.Equal(straight.Evaluation, second.Evaluation);
+        Assert.Equal(File.ReadAllBytes(NewRun("replicas-straight").CheckpointPath(20)), File.ReadAllBytes(run.CheckpointPath(20)));
+        // Only rank 0 wrote: one line per logged step and evaluation, not one per replica.
+        var lines = File.ReadAllLines(run.MetricsFile).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([5, 10, 15, 20], lines.Where(l => l.GetProperty("type").GetString() == "step").Select(l => l.GetProperty("step").GetInt32()));
+        Assert.Equal([10, 20], lines.Where(l => l.GetProperty("type").GetString() == "eval").Select(l => l.GetProperty("step").GetInt32()));
+    }
+
+    [Fact]
+    public void A_replica_device_request_that_cannot_be_met_fails_the_run_before_training()
+    {
+        var spec = TrainerFixtures.SmallMixture(steps: 20) with { Device = "cuda:0" };
+        var summary = new TrialRunner(spec, NewRun("bad-device"), group: ReplicaGroup.Create(2)).Run();
+
+        Assert.Equal(TrialStatus.Failed, summary.Status);
+        Assert.Contains("device 'cuda:0' names one GPU but 2 replicas were asked for", summary.Reason);
     }
 
     [Fact]
