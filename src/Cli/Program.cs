@@ -19,5 +19,9 @@ void OnSignal(PosixSignalContext context)
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
+// Redirected output (logs, CI, a parent process) keeps each message on one line instead of wrapping at 80 columns,
+// so errors stay greppable.
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 4096;
+
 var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
 return await root.Parse(args).InvokeAsync(invocation, stopping.Token);
