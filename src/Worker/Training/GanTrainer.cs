@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Security.Cryptography;
 using System.Text;
@@ -158,6 +159,13 @@ public sealed class GanTrainer : IDisposable
     /// <summary>Completed steps.</summary>
     public int Step { get; private set; }
     public AdaptiveLrController? Controller => _controller;
+
+    /// <summary>Time this rank has spent in gradient all-reduces (both networks) since it was created.</summary>
+    public TimeSpan GradientAllReduceTime =>
+        Stopwatch.GetElapsedTime(0, (_gAverager?.AllReduceTicks ?? 0) + (_dAverager?.AllReduceTicks ?? 0));
+
+    /// <summary>Gradient bytes this rank has all-reduced since it was created.</summary>
+    public long GradientAllReduceBytes => (_gAverager?.AllReduceBytes ?? 0) + (_dAverager?.AllReduceBytes ?? 0);
     public BatchPosition DataPosition => _stream.Position;
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using Orchestrator.Worker.Collectives;
@@ -56,6 +57,12 @@ public sealed class GradientAverager
         return text.ToString();
     }
 
+    /// <summary>Time spent inside all-reduce calls so far, in <see cref="Stopwatch"/> ticks (copies to and from the bucket excluded).</summary>
+    public long AllReduceTicks { get; private set; }
+
+    /// <summary>Bytes all-reduced so far.</summary>
+    public long AllReduceBytes { get; private set; }
+
     /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
     public void Average()
     {
@@ -70,7 +77,10 @@ public sealed class GradientAverager
                 else TensorBytes.CopyTo(grad, MemoryMarshal.AsBytes(_buffer.AsSpan(offset, n)));
                 offset += n;
             }
+            long started = Stopwatch.GetTimestamp();
             _group.AllReduceAsync(_buffer.AsMemory(0, count), ReduceOp.Average).GetAwaiter().GetResult();
+            AllReduceTicks += Stopwatch.GetTimestamp() - started;
+            AllReduceBytes += (long)count * sizeof(float);
             offset = 0;
             for (int i = first; i < end; i++)
             {

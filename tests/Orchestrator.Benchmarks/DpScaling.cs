@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Text.Json;
+using Orchestrator.Shared.Specs;
+using Orchestrator.Worker.Collectives;
+using Orchestrator.Worker.Data;
+using Orchestrator.Worker.Training;
+using TorchSharp;
+
+namespace Orchestrator.Benchmarks;
+
+/// <summary>
+/// dp_scaling: DCGAN 28x28 on the bundled MNIST subset, the same per-replica batch, trained by one process with one
+/// intra-op thread and by two such processes in a data-parallel group over loopback. Rounds alternate which runs
+/// first; each child warms up, then times a block of steps (a group's time is its slowest rank's). The speedup is
+/// the group's samples/s over the single process's (weak scaling: the global batch doubles, as with DDP), and the
+/// all-reduce share is the fraction of a rank's step time spent inside gradient all-reduces.
+/// </summary>
+public static class DpScaling
+{
+    public static int Run(string[] args)
+    {
+        int rank = Options.Int(args, "--rank", -1);
+        return rank >= 0 ? RunChildAsync(args, rank).GetAwaiter().GetResult() : RunParentAsync(args).GetAwaiter().GetResult();
+    }
+
+    private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep);
+
+    private static async Task<int> RunParentAsync(string[] args)
+    {
+        int rounds = Options.Int(args, "--rounds", 3);
+        int steps = Options.Int(args, "--steps", 40);
+        int batch = Options.Int(args, "--batch", 64);
+        Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica, {steps} timed steps; " +
+            $"1 process x 1 thread against 2 processes x 1 thread over gRPC on loopback; {rounds} alternating rounds");
+
+        var speedups = new List<double>();
+        var shares = new List<double>();
+        var singleRates = new List<double>();
+        var groupRates = new List<double>();
+        for (int round = 0; round < rounds; round++)
+        {
+            double single = 0, group = 0, share = 0;
+            for (int order = 0; order < 2; order++)
+            {
+                bool runGroup = (order == 0) == (round % 2 == 1);
+                var results = await RunGroupAsync(runGroup ? 2 : 1, steps, batch);
+                double slowest = results.Max(r => r.Seconds);
+                double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
+                if (runGroup)
+                {
+                    group = rate;
+                    share = results.Average(r => r.AllReduceSeconds / r.Seconds);
+                }
+                else
+                {
+                    single = rate;
+                }
+            }
+            speedups.Add(group / single);
+            shares.Add(share);
+            singleRates.Add(single);
+            groupRates.Add(group);
+            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce {share:P1} of step time"));
+        }
+
+        var figures = new Dictionary<string, object>
+        {
+            ["speedup"] = Math.Round(Median(speedups), 3),
+            ["speedup_min"] = Math.Round(speedups.Min(), 3),
+            ["speedup_max"] = Math.Round(speedups.Max(), 3),
+            ["allreduce_share"] = Math.Round(Median(shares), 4),
+            ["single_samples_per_sec"] = Math.Round(Median(singleRates), 1),
+            ["two_process_samples_per_sec"] = Math.Round(Median(groupRates), 1),
+            ["batch_per_replica"] = batch,
+            ["steps"] = steps,
+            ["rounds"] = rounds,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(figures));
+        return 0;
+    }
+
+    private static async Task<ChildResult[]> RunGroupAsync(int world, int steps, int batch)
+    {
+        var endpoints = FreeEndpoints(world);
+        var children = Enumerable.Range(0, world).Select(r => StartChild(
+            ["dp_scaling", "--rank", $"{r}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}", "--peers", string.Join(',', endpoints)])).ToArray();
+        try
+        {
+            var results = new ChildResult[world];
+            for (int r = 0; r < world; r++)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+                string? line;
+                while ((line = await children[r].StandardOutput.ReadLineAsync(timeout.Token)) is not null && !line.StartsWith("RESULT ", StringComparison.Ordinal))
+                {
+                }
+                if (line is null) throw new InvalidOperationException($"rank {r} exited without a result (exit code {children[r].ExitCode})");
+                results[r] = JsonSerializer.Deserialize<ChildResult>(line["RESULT ".Length..])!;
+            }
+            foreach (var child in children) await child.WaitForExitAsync();
+            return results;
+        }
+        finally
+        {
+            foreach (var child in children)
+            {
+                if (!child.HasExited) child.Kill(entireProcessTree: true);
+                child.Dispose();
+            }
+        }
+    }
+
+    private static async Task<int> RunChildAsync(string[] args, int rank)
+    {
+        int world = Options.Int(args, "--world", 1);
+        int steps = Options.Int(args, "--steps", 40);
+        int batch = Options.Int(args, "--batch", 64);
+        int peersAt = Array.IndexOf(args, "--peers");
+        var peers = args[peersAt + 1].Split(',');
+        torch.set_num_threads(1);
+
+        var spec = new TrialSpec
+        {
+            Seed = 1,
+            Data = new DataSpec { Dataset = Datasets.MnistSubset, BatchSize = batch },
+            Model = new ModelSpec { Architecture = Architectures.Dcgan, Features = 32 },
+            Latent = new LatentSpec { Dim = 64 },
+            Loss = new LossSpec { Type = LossTypes.NonSaturating },
+            // The benchmark measures the step; the periodic checksum (every 100 steps by default) is not in it.
+            Training = new TrainingSpec { ChecksumEvery = 0 },
+        };
+        GrpcTransport? transport = null;
+        ProcessGroup? group = null;
+        if (world > 1)
+        {
+            int port = int.Parse(peers[rank].Split(':')[1], CultureInfo.InvariantCulture);
+            transport = await GrpcTransport.StartAsync("127.0.0.1", port);
+            group = await ProcessGroup.CreateAsync(transport, new ProcessGroupOptions
+            {
+                GroupId = "dp-scaling", Rank = rank, WorldSize = world, Endpoints = peers, Timeout = TimeSpan.FromSeconds(60),
+            });
+        }
+        try
+        {
+            using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
+            using var trainer = new GanTrainer(spec, data, torch.CPU, group);
+            for (int i = 0; i < 5; i++) trainer.TrainStep();
+            if (group is not null) await group.BarrierAsync();
+            var before = trainer.GradientAllReduceTime;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            double seconds = clock.Elapsed.TotalSeconds;
+            var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - before).TotalSeconds, trainer.GradientAllReduceBytes,
+                steps, (long)batch * spec.Training.NCritic);
+            Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
+        }
+        finally
+        {
+            if (group is not null) await group.DisposeAsync();
+            if (transport is not null) await transport.DisposeAsync();
+        }
+        return 0;
+    }
+
+    private static string[] FreeEndpoints(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var endpoints = listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}").ToArray();
+        listeners.ForEach(l => l.Stop());
+        return endpoints;
+    }
+
+    private static Process StartChild(string[] args)
+    {
+        string self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        return Process.Start(start)!;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
