@@ -52,6 +52,22 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Events_mode_writes_one_json_event_per_line_ending_with_the_summary()
+    {
+        var config = Write("ring.yaml", SmallRing);
+        var (code, output) = CliProcess.Run(_root, "train", "--config", config, "--out", Path.Combine(_root, "events"), "--events");
+        Assert.True(code == 0, output);
+
+        var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => Orchestrator.Worker.Training.TrialEvent.TryParse(l.TrimEnd('\r'))).ToList();
+        Assert.All(events, Assert.NotNull);
+        Assert.Equal(["start", "step", "eval", "checkpoint", "step", "step", "eval", "checkpoint", "summary"], events.Select(e => e!.Kind));
+        Assert.Equal([10, 15, 15, 20, 30, 30, 30], events.Skip(1).SkipLast(1).Select(e => e!.Step!.Value));
+        Assert.True(events[1]!.Metrics!.ContainsKey("d_loss"));
+        Assert.EndsWith("step-00000015.ckpt", events[3]!.Path);
+        Assert.Equal(("completed", 30), (events[^1]!.Summary!.Status, events[^1]!.Summary!.Step));
+    }
+
+    [Fact]
     public void Train_refuses_to_overwrite_an_existing_run()
     {
         var config = Write("ring.yaml", SmallRing);

@@ -24,19 +24,20 @@ public static class TrainCommand
         {
             Description = "Seconds a peer may stall or be gone before every rank fails", DefaultValueFactory = _ => 30,
         };
+        var events = new Option<bool>("--events") { Description = "Write progress as JSON lines (for a supervising worker agent) instead of a progress bar" };
         var command = new Command("train", "Train one GAN trial locally with a progress bar, alone or as one rank of a data-parallel group")
         {
-            config, output, resume, rank, world, peers, devices, group, timeout,
+            config, output, resume, rank, world, peers, devices, group, timeout, events,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume),
             (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout)),
-            cancellationToken));
+            parse.GetValue(events), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume,
-        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, CancellationToken cancellationToken)
+        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, bool events, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
         RunDirectory run;
@@ -90,10 +91,13 @@ public static class TrainCommand
             RunDirectory.WriteAtomically(run.TrialFile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(yaml)));
         }
 
+        var eventStream = events ? new EventStreamObserver(Console.Out) : null;
         TrialSummary summary;
         if (settings.Single)
         {
-            summary = TrainingProgress.Run(console, spec, run, null, cancellationToken);
+            summary = eventStream is not null
+                ? new TrialRunner(spec, run, eventStream).Run(cancellationToken)
+                : TrainingProgress.Run(console, spec, run, null, cancellationToken);
         }
         else
         {
@@ -103,9 +107,12 @@ public static class TrainCommand
                 Console.Error.WriteLine($"error: {formed.Error}");
                 return ExitCodes.Failed;
             }
-            summary = TrainingProgress.Run(console, spec, run, formed.Replicas, cancellationToken);
+            summary = eventStream is not null
+                ? new TrialRunner(spec, run, eventStream, formed.Replicas).Run(cancellationToken)
+                : TrainingProgress.Run(console, spec, run, formed.Replicas, cancellationToken);
         }
-        if (settings.Rank == 0) SummaryPrinter.Print(console, summary, run);
+        if (eventStream is not null) eventStream.OnSummary(summary);
+        else if (settings.Rank == 0) SummaryPrinter.Print(console, summary, run);
         else SummaryPrinter.PrintRank(console, summary, settings.Rank);
         return summary.Status switch
         {
