@@ -97,6 +97,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
                 Step = step,
                 Steps = spec.Training.Steps,
                 Reason = e is CollectiveException ? $"after training step {step}: {e.Message}" : e.Message,
+                Retryable = e is CollectiveException ? true : null,
                 Device = device,
                 WallSeconds = wall.Elapsed.TotalSeconds,
                 CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,

@@ -18,6 +18,11 @@ public sealed record TrialSummary
     public string? Samples { get; init; }
     /// <summary>Step the run resumed from, when it did.</summary>
     public int? ResumedFrom { get; init; }
+    /// <summary>
+    /// A failure that is not the trial's own (a peer of its data-parallel group died or stalled): running it again
+    /// from its last checkpoint can succeed. Null for every other outcome.
+    /// </summary>
+    public bool? Retryable { get; init; }
 }
 
 /// <summary>Source-generated JSON for summaries (snake_case, indented).</summary>
