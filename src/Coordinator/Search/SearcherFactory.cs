@@ -17,7 +17,7 @@ public static class SearcherFactory
         {
             SearchAlgorithms.Grid => new GridSearcher(space, search.GridPoints),
             SearchAlgorithms.Random or SearchAlgorithms.Pbt => new RandomSearcher(space, search.Seed),
-            SearchAlgorithms.Tpe => throw new NotSupportedException("search algorithm 'tpe' is not implemented yet"),
+            SearchAlgorithms.Tpe => new TpeSearcher(space, search),
             _ => throw UnknownAlgorithm(search.Algorithm),
         };
     }
@@ -34,7 +34,7 @@ public static class SearcherFactory
         {
             SearchAlgorithms.Grid => GridSearcher.Restore(space, search.GridPoints, state),
             SearchAlgorithms.Random or SearchAlgorithms.Pbt => RandomSearcher.Restore(space, search.Seed, state),
-            SearchAlgorithms.Tpe => throw new NotSupportedException("search algorithm 'tpe' is not implemented yet"),
+            SearchAlgorithms.Tpe => TpeSearcher.Restore(space, search, state),
             _ => throw UnknownAlgorithm(search.Algorithm),
         };
     }
