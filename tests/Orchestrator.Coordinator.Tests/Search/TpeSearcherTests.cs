@@ -94,13 +94,14 @@ public sealed class TpeSearcherTests
     public void Constant_liar_spreads_pending_suggestions_away_from_each_other()
     {
         // With results only near x = 0 being good, eight simultaneous asks should not all crowd one spot:
-        // the pending ones count as bad, so later asks move off the earlier ones.
+        // the pending ones count as bad, so later asks move off the earlier ones. Measured over seeds 1-10: spans
+        // of 0.30-1.18 with the liar, 0.03-0.08 without it (fresh random streams alone).
         var searcher = SearcherFactory.Create(Tpe(9), [Spaces.Uniform("x", -1, 1)]);
         for (int t = 0; t < 30; t++) searcher.Observe(t, Math.Abs(searcher.Suggest(t)![0]));
         var xs = new double[8];
         for (int i = 0; i < xs.Length; i++) xs[i] = searcher.Suggest(30 + i)![0];
         Array.Sort(xs);
-        Assert.True(xs[^1] - xs[0] > 0.05, $"pending suggestions span {xs[0]}..{xs[^1]}");
+        Assert.True(xs[^1] - xs[0] > 0.2, $"pending suggestions span {xs[0]}..{xs[^1]}");
     }
 
     [Fact]
