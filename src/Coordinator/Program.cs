@@ -1,6 +1,10 @@
+using Orchestrator.Coordinator.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddCoordinator();
+
 var app = builder.Build();
-app.MapGet("/alive", () => Results.Ok("alive"));
+app.MapCoordinator();
 app.Run();
 
 /// <summary>The coordinator's entry point; public for WebApplicationFactory in tests.</summary>

@@ -14,13 +14,21 @@ public sealed record TrialSpec
     public TrainingSpec Training { get; init; } = new();
     public AdaptiveLrSpec AdaptiveLr { get; init; } = new();
     public EvaluationSpec Evaluation { get; init; } = new();
+    /// <summary>Settings of the built-in `sleep` kind.</summary>
+    public SleepSpec Sleep { get; init; } = new();
+    /// <summary>Settings of the built-in `quadratic` kind.</summary>
+    public QuadraticSpec Quadratic { get; init; } = new();
 }
 
 /// <summary>Trial kinds the engine runs.</summary>
 public static class TrialKinds
 {
     public const string Gan = "gan";
-    public static readonly string[] All = [Gan];
+    /// <summary>Sleeps and reports a seeded objective: exercises the orchestration without training.</summary>
+    public const string Sleep = "sleep";
+    /// <summary>Returns a known function of its parameters: checks that a search finds the optimum.</summary>
+    public const string Quadratic = "quadratic";
+    public static readonly string[] All = [Gan, Sleep, Quadratic];
 }
 
 /// <summary>Where the training data comes from and how it is batched.</summary>
@@ -244,4 +252,21 @@ public sealed record EvaluationSpec
     public int GridSamples { get; init; } = 64;
     /// <summary>Where the image classifier is cached; default is a per-user cache directory.</summary>
     public string? ClassifierCache { get; init; }
+}
+
+/// <summary>The built-in `sleep` trial: how long it sleeps and how often it reports.</summary>
+public sealed record SleepSpec
+{
+    public double Seconds { get; init; } = 1.0;
+    /// <summary>Intermediate metric reports spread evenly over the sleep.</summary>
+    public int Reports { get; init; } = 3;
+}
+
+/// <summary>The built-in `quadratic` trial: objective (x - 1)^2 + (y + 2)^2 plus seeded noise.</summary>
+public sealed record QuadraticSpec
+{
+    public double X { get; init; }
+    public double Y { get; init; }
+    /// <summary>Std of the seeded Gaussian noise added to the objective.</summary>
+    public double Noise { get; init; }
 }

@@ -29,6 +29,8 @@ public static class TrialSpecProto
             Training = ToProto(spec.Training),
             AdaptiveLr = ToProto(spec.AdaptiveLr),
             Evaluation = ToProto(spec.Evaluation),
+            Sleep = ToProto(spec.Sleep),
+            Quadratic = ToProto(spec.Quadratic),
         };
         Put(spec.Kind, d.Kind, v => p.Kind = v);
         Put(spec.Seed, d.Seed, v => p.Seed = v);
@@ -62,6 +64,8 @@ public static class TrialSpecProto
             Training = ToRecord(proto.Training),
             AdaptiveLr = ToRecord(proto.AdaptiveLr),
             Evaluation = ToRecord(proto.Evaluation),
+            Sleep = ToRecord(proto.Sleep),
+            Quadratic = ToRecord(proto.Quadratic),
         };
         var given = new HashSet<string>();
         CollectGiven(proto, "", given);
@@ -310,6 +314,48 @@ public static class TrialSpecProto
             Samples = p.HasSamples ? p.Samples : d.Samples,
             GridSamples = p.HasGridSamples ? p.GridSamples : d.GridSamples,
             ClassifierCache = p.HasClassifierCache ? p.ClassifierCache : null,
+        };
+    }
+
+    private static Protos.SleepSpec ToProto(SleepSpec s)
+    {
+        var d = new SleepSpec();
+        var p = new Protos.SleepSpec();
+        Put(s.Seconds, d.Seconds, v => p.Seconds = v);
+        Put(s.Reports, d.Reports, v => p.Reports = v);
+        return p;
+    }
+
+    private static SleepSpec ToRecord(Protos.SleepSpec? p)
+    {
+        var d = new SleepSpec();
+        if (p is null) return d;
+        return new SleepSpec
+        {
+            Seconds = p.HasSeconds ? p.Seconds : d.Seconds,
+            Reports = p.HasReports ? p.Reports : d.Reports,
+        };
+    }
+
+    private static Protos.QuadraticSpec ToProto(QuadraticSpec s)
+    {
+        var d = new QuadraticSpec();
+        var p = new Protos.QuadraticSpec();
+        Put(s.X, d.X, v => p.X = v);
+        Put(s.Y, d.Y, v => p.Y = v);
+        Put(s.Noise, d.Noise, v => p.Noise = v);
+        return p;
+    }
+
+    private static QuadraticSpec ToRecord(Protos.QuadraticSpec? p)
+    {
+        var d = new QuadraticSpec();
+        if (p is null) return d;
+        return new QuadraticSpec
+        {
+            X = p.HasX ? p.X : d.X,
+            Y = p.HasY ? p.Y : d.Y,
+            Noise = p.HasNoise ? p.Noise : d.Noise,
         };
     }
 }

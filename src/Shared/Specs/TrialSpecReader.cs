@@ -79,6 +79,8 @@ public static class TrialSpecReader
             Training = ReadTraining(t.Section("training")),
             AdaptiveLr = ReadAdaptive(t.Section("adaptive_lr")),
             Evaluation = ReadEvaluation(t.Section("evaluation")),
+            Sleep = ReadSleep(t.Section("sleep")),
+            Quadratic = ReadQuadratic(t.Section("quadratic")),
         };
         t.Finish();
         t.AddErrors(TrialSpecValidator.Validate(spec, t.Path, t.Contains));
@@ -218,6 +220,31 @@ public static class TrialSpecReader
             Samples = s.Int("samples", d.Samples),
             GridSamples = s.Int("grid_samples", d.GridSamples),
             ClassifierCache = s.OptionalString("classifier_cache"),
+        };
+        s.Finish();
+        return spec;
+    }
+
+    private static SleepSpec ReadSleep(YamlSection s)
+    {
+        var d = new SleepSpec();
+        var spec = new SleepSpec
+        {
+            Seconds = s.Double("seconds", d.Seconds),
+            Reports = s.Int("reports", d.Reports),
+        };
+        s.Finish();
+        return spec;
+    }
+
+    private static QuadraticSpec ReadQuadratic(YamlSection s)
+    {
+        var d = new QuadraticSpec();
+        var spec = new QuadraticSpec
+        {
+            X = s.Double("x", d.X),
+            Y = s.Double("y", d.Y),
+            Noise = s.Double("noise", d.Noise),
         };
         s.Finish();
         return spec;

@@ -43,7 +43,10 @@ public static partial class TrialSpecValidator
             Training = CheckTraining(t.Section("training"), spec.Training),
             AdaptiveLr = CheckAdaptive(t.Section("adaptive_lr"), spec.AdaptiveLr),
             Evaluation = CheckEvaluation(t.Section("evaluation"), spec.Evaluation),
+            Sleep = CheckSleep(t.Section("sleep"), spec.Sleep),
+            Quadratic = CheckQuadratic(t.Section("quadratic"), spec.Quadratic),
         };
+        CheckKindSections(valid, spec, t);
         CheckCombinations(valid, t);
         return errors;
     }
@@ -205,6 +208,41 @@ public static partial class TrialSpecValidator
         if (side * side != valid.GridSamples)
             s.Error("grid_samples", $"must be a square number (16, 64, 100, ...), got {valid.GridSamples}");
         return valid;
+    }
+
+    private static SleepSpec CheckSleep(Fields s, SleepSpec spec)
+    {
+        var d = new SleepSpec();
+        return new SleepSpec
+        {
+            Seconds = s.Double("seconds", spec.Seconds, d.Seconds, min: 0, max: 86_400),
+            Reports = s.Int("reports", spec.Reports, d.Reports, min: 0, max: 10_000),
+        };
+    }
+
+    private static QuadraticSpec CheckQuadratic(Fields s, QuadraticSpec spec)
+    {
+        var d = new QuadraticSpec();
+        return new QuadraticSpec
+        {
+            X = s.Double("x", spec.X, d.X, min: -1e6, max: 1e6),
+            Y = s.Double("y", spec.Y, d.Y, min: -1e6, max: 1e6),
+            Noise = s.Double("noise", spec.Noise, d.Noise, min: 0, max: 1e6),
+        };
+    }
+
+    /// <summary>A section of a built-in kind given for another kind would silently do nothing: rejected.</summary>
+    private static void CheckKindSections(TrialSpec valid, TrialSpec spec, Fields t)
+    {
+        var sleep = new SleepSpec();
+        var quadratic = new QuadraticSpec();
+        var sleepGiven = t.Given("sleep.seconds", spec.Sleep.Seconds, sleep.Seconds) || t.Given("sleep.reports", spec.Sleep.Reports, sleep.Reports);
+        var quadraticGiven = t.Given("quadratic.x", spec.Quadratic.X, quadratic.X) || t.Given("quadratic.y", spec.Quadratic.Y, quadratic.Y)
+            || t.Given("quadratic.noise", spec.Quadratic.Noise, quadratic.Noise);
+        if (sleepGiven && valid.Kind != TrialKinds.Sleep)
+            t.Error("sleep", $"only used by kind sleep, not {valid.Kind}");
+        if (quadraticGiven && valid.Kind != TrialKinds.Quadratic)
+            t.Error("quadratic", $"only used by kind quadratic, not {valid.Kind}");
     }
 
     private static void CheckCombinations(TrialSpec spec, Fields t)

@@ -23,6 +23,9 @@ public sealed partial class YamlSection
 
     public string Path { get; }
 
+    /// <summary>The same mapping, reporting into another error list.</summary>
+    public YamlSection WithErrors(List<SpecError> errors) => new(_node, Path, errors);
+
     public bool Has(string key) => Find(key) is not null;
 
     public void Error(string key, string message) => _errors.Add(new SpecError(Join(key), message));
@@ -149,6 +152,75 @@ public sealed partial class YamlSection
         }
         Error(key, $"must be true or false, got {Describe(node)}");
         return fallback;
+    }
+
+    /// <summary>
+    /// A list of mappings (`parameters:`), each read as a section named `key[i]`; null or absent is an empty list.
+    /// Elements that are not mappings are reported and skipped.
+    /// </summary>
+    public IReadOnlyList<YamlSection> Sequence(string key, int maxItems)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "" or "~" or "null" }) return [];
+        if (node is not YamlSequenceNode list)
+        {
+            Error(key, $"must be a list, got {Describe(node)}");
+            return [];
+        }
+        if (list.Children.Count > maxItems)
+        {
+            Error(key, $"has {list.Children.Count} entries; the limit is {maxItems}");
+            return [];
+        }
+        var sections = new List<YamlSection>(list.Children.Count);
+        for (var i = 0; i < list.Children.Count; i++)
+        {
+            if (list.Children[i] is YamlMappingNode map)
+                sections.Add(new YamlSection(map, $"{Join(key)}[{i}]", _errors));
+            else
+                _errors.Add(new SpecError($"{Join(key)}[{i}]", $"must be a mapping of keys, got {Describe(list.Children[i])}"));
+        }
+        return sections;
+    }
+
+    /// <summary>A list of scalars as their text (`values: [adam, rmsprop]`); null when absent.</summary>
+    public IReadOnlyList<string>? StringList(string key, int maxItems)
+    {
+        var node = Find(key);
+        if (node is null or YamlScalarNode { Value: null or "~" or "null" }) return null;
+        if (node is not YamlSequenceNode list)
+        {
+            Error(key, $"must be a list, got {Describe(node)}");
+            return null;
+        }
+        if (list.Children.Count > maxItems)
+        {
+            Error(key, $"has {list.Children.Count} entries; the limit is {maxItems}");
+            return null;
+        }
+        var values = new List<string>(list.Children.Count);
+        for (var i = 0; i < list.Children.Count; i++)
+        {
+            if (list.Children[i] is YamlScalarNode { Value: { } text })
+                values.Add(text);
+            else
+                _errors.Add(new SpecError($"{Join(key)}[{i}]", $"must be a scalar, got {Describe(list.Children[i])}"));
+        }
+        return values;
+    }
+
+    /// <summary>A list of finite numbers; null when absent.</summary>
+    public IReadOnlyList<double>? DoubleList(string key, int maxItems)
+    {
+        var texts = StringList(key, maxItems);
+        if (texts is null) return null;
+        var values = new List<double>(texts.Count);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (ParseDouble($"{key}[{i}]", new YamlScalarNode(texts[i]), null, null, false) is { } value)
+                values.Add(value);
+        }
+        return values;
     }
 
     /// <summary>Reports keys present in the mapping that no getter asked for.</summary>

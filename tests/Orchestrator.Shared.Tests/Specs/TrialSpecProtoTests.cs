@@ -134,7 +134,8 @@ public sealed class TrialSpecProtoTests
             Assert.Equal(message.Fields.InDeclarationOrder().Select(f => f.Name), yamlKeys);
             checkedSections++;
         }
-        Assert.Equal(11, checkedSections);
+        // 11 GAN sections plus sleep and quadratic.
+        Assert.Equal(13, checkedSections);
     }
 
     private static IEnumerable<(string Path, MessageDescriptor Message)> Sections(MessageDescriptor message, string path)

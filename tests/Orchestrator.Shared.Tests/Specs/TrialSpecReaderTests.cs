@@ -110,7 +110,7 @@ public sealed class TrialSpecReaderTests
 
     [Theory]
     [InlineData("{epochs: 3}", "trial.epochs",
-        "kind, seed, device, data, model, latent, loss, optimizer, training, adaptive_lr, evaluation")]
+        "kind, seed, device, data, model, latent, loss, optimizer, training, adaptive_lr, evaluation, sleep, quadratic")]
     [InlineData("{loss: {typ: wgan}}", "trial.loss.typ", "type, real_label, gp_lambda, clip_value")]
     [InlineData("{optimizer: {adam: {}}}", "trial.optimizer.adam", "generator, discriminator")]
     [InlineData("{optimizer: {generator: {learning_rate: 0.1}}}", "trial.optimizer.generator.learning_rate",
@@ -180,7 +180,7 @@ public sealed class TrialSpecReaderTests
     }
 
     [Theory]
-    [InlineData("{kind: vae}", "trial.kind", "vae", "gan")]
+    [InlineData("{kind: vae}", "trial.kind", "vae", "gan, sleep, quadratic")]
     [InlineData("{device: tpu}", "trial.device", "tpu", "cpu, cuda, cuda:N, auto")]
     [InlineData("{device: 'cuda:1234'}", "trial.device", "cuda:1234", "cpu, cuda, cuda:N, auto")]
     [InlineData("{data: {dataset: cifar10}}", "trial.data.dataset", "cifar10", "ring8, grid25, mnist, mnist_subset")]

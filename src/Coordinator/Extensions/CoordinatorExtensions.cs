@@ -1,0 +1,130 @@
+using System.Net;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Orchestrator.Coordinator.Api;
+using Orchestrator.Coordinator.Artifacts;
+using Orchestrator.Coordinator.Grains;
+using Orchestrator.Coordinator.Storage;
+using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
+using StackExchange.Redis;
+
+namespace Orchestrator.Coordinator.Extensions;
+
+/// <summary>Registration of the coordinator's parts: options, Kestrel endpoints, the Orleans silo, gRPC services and health.</summary>
+public static partial class CoordinatorExtensions
+{
+    /// <summary>Options, the silo and the services; reads section <see cref="CoordinatorOptions.Section"/>.</summary>
+    public static WebApplicationBuilder AddCoordinator(this WebApplicationBuilder builder)
+    {
+        var options = ReadOptions(builder.Configuration);
+        builder.Services.AddOptions<CoordinatorOptions>()
+            .BindConfiguration(CoordinatorOptions.Section)
+            .PostConfigure(o => ApplyEnvironmentTokens(o, builder.Configuration))
+            .Validate(o => o.Workers.HeartbeatSeconds > 0 && o.Workers.LeaseSeconds > o.Workers.HeartbeatSeconds,
+                "Orchestrator:Workers:LeaseSeconds must exceed HeartbeatSeconds (> 0)")
+            .Validate(o => o.Limits.MaxTrials >= 1, "Orchestrator:Limits:MaxTrials must be >= 1")
+            .ValidateOnStart();
+
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoints(kestrel, options));
+        builder.UseOrleans(silo => ConfigureSilo(silo, options));
+
+        builder.Services.AddSingleton(new ArtifactStore(options.Artifacts.Path, options.Artifacts.MaxBytes));
+        builder.Services.AddSingleton<AuthInterceptor>();
+        builder.Services.AddSingleton<ExceptionInterceptor>();
+        builder.Services.AddGrpc(grpc =>
+        {
+            // Auth first: an unauthenticated call never reaches the mapping of handler errors.
+            grpc.Interceptors.Add<AuthInterceptor>();
+            grpc.Interceptors.Add<ExceptionInterceptor>();
+            grpc.MaxReceiveMessageSize = 4 << 20;
+        });
+        builder.Services.AddGrpcHealthChecks();
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), tags: ["live"]);
+        builder.Services.AddHostedService<SweepResumer>();
+        return builder;
+    }
+
+    /// <summary>The gRPC services and the health endpoints.</summary>
+    public static WebApplication MapCoordinator(this WebApplication app)
+    {
+        app.MapGrpcService<JobsService>();
+        app.MapGrpcService<WorkerGatewayService>();
+        app.MapGrpcHealthChecksService();
+        app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
+        app.MapHealthChecks("/health");
+        var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        if (!options.Secured)
+            LogLoopbackOnly(app.Logger, options.GrpcPort, options.HttpPort);
+        return app;
+    }
+
+    private static CoordinatorOptions ReadOptions(IConfiguration configuration)
+    {
+        var options = new CoordinatorOptions();
+        configuration.GetSection(CoordinatorOptions.Section).Bind(options);
+        ApplyEnvironmentTokens(options, configuration);
+        return options;
+    }
+
+    private static void ApplyEnvironmentTokens(CoordinatorOptions options, IConfiguration configuration)
+    {
+        if (string.IsNullOrEmpty(options.Auth.ApiToken)) options.Auth.ApiToken = configuration["ORCHESTRATOR_API_TOKEN"];
+        if (string.IsNullOrEmpty(options.Auth.JoinToken)) options.Auth.JoinToken = configuration["ORCHESTRATOR_JOIN_TOKEN"];
+    }
+
+    private static void ConfigureEndpoints(KestrelServerOptions kestrel, CoordinatorOptions options)
+    {
+        // Without both tokens anyone who can reach the port could submit work or join as a worker: loopback only.
+        var address = options.Secured ? IPAddress.IPv6Any : IPAddress.Loopback;
+        var tls = !string.IsNullOrEmpty(options.Tls.CertificatePath);
+        kestrel.Listen(address, options.GrpcPort, listen =>
+        {
+            if (tls)
+            {
+                listen.UseHttps(options.Tls.CertificatePath!, options.Tls.CertificatePassword);
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+            }
+            else
+            {
+                // Plain-text gRPC needs HTTP/2 with prior knowledge, which an HTTP/1 endpoint cannot offer.
+                listen.Protocols = HttpProtocols.Http2;
+            }
+        });
+        kestrel.Listen(address, options.HttpPort, listen =>
+        {
+            if (tls) listen.UseHttps(options.Tls.CertificatePath!, options.Tls.CertificatePassword);
+            listen.Protocols = HttpProtocols.Http1;
+        });
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, CoordinatorOptions options)
+    {
+        var cluster = options.Cluster;
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        if (!string.IsNullOrEmpty(cluster.Redis))
+        {
+            silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+            silo.Services.AddRedisGrainStorage(StorageNames.Sweeps, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+            silo.ConfigureEndpoints(cluster.SiloPort, cluster.GatewayPort);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, null, cluster.ServiceId, cluster.ClusterId);
+            var path = options.Storage.Path;
+            silo.Services.AddGrainStorage(StorageNames.Sweeps, (services, _) => new SqliteGrainStorage(path, services.GetRequiredService<Serializer>()));
+        }
+        if (cluster.Kubernetes) silo.UseKubernetesHosting();
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "No API token and join token configured (Orchestrator:Auth or ORCHESTRATOR_API_TOKEN / ORCHESTRATOR_JOIN_TOKEN): listening on loopback only, gRPC port {GrpcPort}, HTTP port {HttpPort}")]
+    private static partial void LogLoopbackOnly(ILogger logger, int grpcPort, int httpPort);
+}

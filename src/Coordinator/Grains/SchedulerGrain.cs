@@ -1,0 +1,111 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
+using Orchestrator.Coordinator.Extensions;
+using Orchestrator.Coordinator.Scheduling;
+
+namespace Orchestrator.Coordinator.Grains;
+
+/// <summary>
+/// The cluster's one scheduler: keeps the <see cref="GangScheduler"/> and turns its placements into attempts (asking the
+/// sweep) and assignments (through the workers' grains).
+/// </summary>
+/// <remarks>
+/// Volatile: after a restart it is rebuilt from what sweeps re-queue and what workers report in their hellos.
+/// Kept alive because that state would otherwise be lost on idle deactivation.
+/// </remarks>
+[KeepAlive]
+public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
+{
+    private readonly GangScheduler _scheduler = new(options.Value.Workers.MaxBackfill);
+    private readonly Dictionary<string, string> _endpoints = new(StringComparer.Ordinal);
+
+    public Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy)
+    {
+        _scheduler.UpsertWorker(registration.WorkerId, registration.Slots, registration.Devices, available: true);
+        _endpoints[registration.WorkerId] = registration.Endpoint;
+        foreach (var member in occupiedBy) _scheduler.Occupy(registration.WorkerId, member);
+        return DispatchAsync();
+    }
+
+    public Task WorkerUnavailableAsync(string workerId)
+    {
+        _scheduler.SetAvailable(workerId, false);
+        return Task.CompletedTask;
+    }
+
+    public Task WorkerDownAsync(string workerId)
+    {
+        _scheduler.RemoveWorker(workerId);
+        _endpoints.Remove(workerId);
+        return DispatchAsync();
+    }
+
+    public Task EnqueueAsync(GangRequest request)
+    {
+        _scheduler.Enqueue(request);
+        return DispatchAsync();
+    }
+
+    public Task WithdrawAsync(string sweepId, int trialNumber)
+    {
+        _scheduler.Withdraw($"{sweepId}:{trialNumber}");
+        return Task.CompletedTask;
+    }
+
+    public Task ReleaseAsync(string memberId) => _scheduler.Release(memberId) ? DispatchAsync() : Task.CompletedTask;
+
+    public Task<int> ClusterSizeAsync(int devices) => Task.FromResult(_scheduler.ClusterSize(devices));
+
+    private async Task DispatchAsync()
+    {
+        // Placements whose attempt could not start free their slots, which may let others start: loop until quiet.
+        for (var placements = _scheduler.Schedule(); placements.Count > 0; placements = _scheduler.Schedule())
+        {
+            foreach (var placement in placements)
+                await StartAsync(placement);
+        }
+    }
+
+    private async Task StartAsync(Placement placement)
+    {
+        var request = placement.Request;
+        var workers = placement.Workers.ToImmutableArray();
+        var endpoints = workers.Select(w => _endpoints.GetValueOrDefault(w, "")).ToImmutableArray();
+        ImmutableArray<Assignment> assignments;
+        try
+        {
+            assignments = await GrainFactory.GetGrain<ISweepGrain>(request.SweepId)
+                .StartAttemptAsync(request.TrialNumber, request.AttemptNumber, workers, endpoints);
+        }
+        catch (Exception e)
+        {
+            LogStartFailed(logger, e, request.Key);
+            assignments = [];
+        }
+        if (assignments.IsEmpty)
+        {
+            for (var rank = 0; rank < workers.Length; rank++) _scheduler.Release(request.MemberId(rank));
+            return;
+        }
+        foreach (var assignment in assignments)
+        {
+            bool delivered;
+            try
+            {
+                delivered = await GrainFactory.GetGrain<IWorkerGrain>(assignment.WorkerId).AssignAsync(assignment);
+            }
+            catch (Exception e)
+            {
+                LogStartFailed(logger, e, request.Key);
+                delivered = false;
+            }
+            if (delivered) continue;
+            _scheduler.Release(assignment.MemberId);
+            await GrainFactory.GetGrain<ISweepGrain>(request.SweepId)
+                .MemberLostAsync(assignment.MemberId, $"worker {assignment.WorkerId} was not connected when the attempt was assigned");
+        }
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Could not start trial {Key}")]
+    private static partial void LogStartFailed(ILogger logger, Exception exception, string key);
+}

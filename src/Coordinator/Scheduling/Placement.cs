@@ -1,0 +1,4 @@
+namespace Orchestrator.Coordinator.Scheduling;
+
+/// <summary>A request that got its gang: worker ids indexed by rank.</summary>
+public sealed record Placement(GangRequest Request, IReadOnlyList<string> Workers);
