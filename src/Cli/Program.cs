@@ -5,6 +5,7 @@ using Orchestrator.Cli.Commands;
 var root = new RootCommand("Orchestrator: distributed GAN training and hyperparameter sweeps for .NET")
 {
     TrainCommand.Create(),
+    WorkerCommand.Create(),
 };
 
 // The first SIGINT (Ctrl+C) or SIGTERM (a pod being stopped) cancels the command's token: a trainer then

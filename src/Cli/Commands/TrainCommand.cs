@@ -24,21 +24,26 @@ public static class TrainCommand
         {
             Description = "Seconds a peer may stall or be gone before every rank fails", DefaultValueFactory = _ => 30,
         };
+        var parentPid = new Option<int?>("--parent-pid") { Description = "Stop (with a checkpoint) when this process exits: set by a worker agent for its trials" };
         var events = new Option<bool>("--events") { Description = "Write progress as JSON lines (for a supervising worker agent) instead of a progress bar" };
         var command = new Command("train", "Train one GAN trial locally with a progress bar, alone or as one rank of a data-parallel group")
         {
-            config, output, resume, rank, world, peers, devices, group, timeout, events,
+            config, output, resume, rank, world, peers, devices, group, timeout, events, parentPid,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume),
             (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout)),
-            parse.GetValue(events), cancellationToken));
+            parse.GetValue(events), parse.GetValue(parentPid), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume,
-        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, bool events, CancellationToken cancellationToken)
+        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, bool events, int? parentPid,
+        CancellationToken cancellationToken)
     {
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var watcher = parentPid is { } pid ? ParentWatcher.Start(pid, stopping) : null;
+        cancellationToken = stopping.Token;
         var console = AnsiConsole.Console;
         RunDirectory run;
         string yaml;

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Worker.Agent;
+
+namespace Orchestrator.Cli.Commands;
+
+/// <summary>`orchestrator worker`: joins a coordinator and runs the trial members it assigns until stopped.</summary>
+public static class WorkerCommand
+{
+    /// <summary>The environment variable holding the coordinator's join token.</summary>
+    public const string JoinTokenVariable = "ORCHESTRATOR_JOIN_TOKEN";
+
+    public static Command Create()
+    {
+        var coordinator = new Option<string>("--coordinator")
+        {
+            Description = "The coordinator's URL", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ORCHESTRATOR_COORDINATOR") ?? "http://127.0.0.1:5080",
+        };
+        var slots = new Option<int>("--slots") { Description = "Trial members run at the same time", DefaultValueFactory = _ => 1 };
+        var devices = new Option<int>("--devices") { Description = "Devices (replicas) one member may use", DefaultValueFactory = _ => 1 };
+        var workerId = new Option<string?>("--worker-id") { Description = "Stable name of this worker (default: host name and process id)" };
+        var host = new Option<string>("--collective-host") { Description = "Address peers reach this worker's trials on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--collective-port") { Description = "Slot 0's collective port; slot i uses this plus i", DefaultValueFactory = _ => 29500 };
+        var work = new Option<DirectoryInfo?>("--work-dir") { Description = "Where attempts keep their run directories (default: a temp directory)" };
+        var command = new Command("worker", $"Join a coordinator and run the trials it assigns (join token from ${JoinTokenVariable})")
+        {
+            coordinator, slots, devices, workerId, host, port, work,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            WorkerAgentOptions options;
+            try
+            {
+                options = new WorkerAgentOptions
+                {
+                    Coordinator = new Uri(parse.GetValue(coordinator)!),
+                    JoinToken = Environment.GetEnvironmentVariable(JoinTokenVariable) is { Length: > 0 } token ? token : null,
+                    Slots = parse.GetValue(slots),
+                    Devices = parse.GetValue(devices),
+                    WorkerId = parse.GetValue(workerId) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                    CollectiveHost = parse.GetValue(host)!,
+                    CollectivePort = parse.GetValue(port),
+                    WorkDirectory = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetTempPath(), $"orchestrator-worker-{Environment.ProcessId}"),
+                    TrainCommand = SelfCommand(),
+                };
+                options.Validate();
+            }
+            catch (Exception e) when (e is ArgumentException or UriFormatException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+            await using var agent = new WorkerAgent(options, logging.CreateLogger("orchestrator.worker"));
+            try
+            {
+                await agent.RunAsync(cancellationToken);
+                return ExitCodes.Ok;
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.Failed;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>How to start this same program again: its apphost, or `dotnet` and its dll.</summary>
+    public static IReadOnlyList<string> SelfCommand()
+    {
+        var self = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, Assembly.GetEntryAssembly()!.Location] : [self];
+    }
+}

@@ -1,0 +1,88 @@
+using Orchestrator.Shared.Protos;
+using Orchestrator.Shared.Specs;
+
+namespace Orchestrator.Worker.Agent;
+
+/// <summary>One assigned trial member on this worker, from Assign to its one Result.</summary>
+internal abstract class Attempt
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _stopReason;
+    private bool _shutdown;
+    private long _step;
+
+    protected Attempt(WorkerAgent agent, Assign assign)
+    {
+        Agent = agent;
+        Assign = assign;
+    }
+
+    public static Attempt Create(WorkerAgent agent, Assign assign) =>
+        (assign.Trial?.Kind ?? TrialKinds.Gan) is TrialKinds.Sleep or TrialKinds.Quadratic
+            ? new BuiltinAttempt(agent, assign)
+            : new GanAttempt(agent, assign);
+
+    protected WorkerAgent Agent { get; }
+
+    protected Assign Assign { get; }
+
+    public string Id => Assign.AttemptId;
+
+    /// <summary>The latest step reported.</summary>
+    public long Step => Interlocked.Read(ref _step);
+
+    /// <summary>Completes once the result has been handed to the agent.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Fires when the coordinator cancels this attempt or the worker shuts down.</summary>
+    protected CancellationToken Stopping => _stop.Token;
+
+    /// <summary>The status a stop ends the attempt with: canceled by the coordinator, or interrupted by a shutdown (retried).</summary>
+    protected ResultStatus StopStatus => Volatile.Read(ref _shutdown) ? ResultStatus.Interrupted : ResultStatus.Canceled;
+
+    protected string StopReason => Volatile.Read(ref _stopReason) ?? "stopped";
+
+    public void Cancel(string reason, bool shutdown)
+    {
+        Interlocked.CompareExchange(ref _stopReason, reason, null);
+        if (shutdown) Volatile.Write(ref _shutdown, true);
+        _stop.Cancel();
+    }
+
+    public void Start() => _ = Task.Run(async () =>
+    {
+        AttemptResult result;
+        try
+        {
+            result = await RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The attempt's own code failed (an unreadable spec, an artifact that cannot be fetched): not the
+            // trial's training, so the agent reports it and keeps serving.
+            result = new AttemptResult { Status = ResultStatus.Failed, Reason = e.Message, Step = Step };
+        }
+        result.AttemptId = Id;
+        Agent.Complete(this, result);
+        _completion.TrySetResult();
+        _stop.Dispose();
+    });
+
+    protected abstract Task<AttemptResult> RunAsync();
+
+    protected void Progress(long step, IReadOnlyDictionary<string, double> metrics)
+    {
+        Interlocked.Exchange(ref _step, Math.Max(Step, step));
+        if (Assign.Rank != 0) return; // the coordinator keeps rank 0's curve; the others would only repeat it
+        var progress = new AttemptProgress { AttemptId = Id, Step = step };
+        foreach (var (name, value) in metrics)
+        {
+            if (double.IsFinite(value)) progress.Metrics[name] = value;
+        }
+        Agent.Report(progress);
+    }
+
+    /// <summary>The trial spec of the assignment, validated as the coordinator validated it.</summary>
+    protected Shared.Specs.TrialSpec Spec() => TrialSpecProto.FromProto(Assign.Trial ?? new Shared.Protos.TrialSpec());
+}
