@@ -7,6 +7,7 @@ var root = new RootCommand("Orchestrator: distributed GAN training and hyperpara
     TrainCommand.Create(),
     WorkerCommand.Create(),
 };
+foreach (var command in RemoteCommands.Create()) root.Subcommands.Add(command);
 
 // The first SIGINT (Ctrl+C) or SIGTERM (a pod being stopped) cancels the command's token: a trainer then
 // writes a checkpoint and its summary, however long that takes. A second signal terminates at once.

@@ -1,0 +1,100 @@
+using Orchestrator.Shared.Protos;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Orchestrator.Cli.Remote;
+
+/// <summary>A sweep as the terminal shows it: a header with progress and the best so far, one row per trial.</summary>
+public sealed class SweepView
+{
+    private readonly SortedDictionary<int, TrialSummary> _trials = new();
+
+    public SweepView(Sweep sweep)
+    {
+        Summary = sweep.Summary;
+        Spec = sweep.Spec;
+        foreach (var t in sweep.Trials) _trials[t.TrialNumber] = t;
+    }
+
+    public SweepSummary Summary { get; private set; }
+
+    public SweepSpec Spec { get; }
+
+    public IReadOnlyCollection<TrialSummary> Trials => _trials.Values;
+
+    public string? FinishReason { get; private set; }
+
+    public bool Finished => FinishReason is not null || Summary.State is SweepState.Completed or SweepState.Failed or SweepState.Canceled;
+
+    /// <summary>Applies one event; the trial whose state changed, if any.</summary>
+    public TrialSummary? Apply(SweepEvent e)
+    {
+        switch (e.EventCase)
+        {
+            case SweepEvent.EventOneofCase.Snapshot:
+                Summary = e.Snapshot;
+                break;
+            case SweepEvent.EventOneofCase.TrialChanged:
+                _trials.TryGetValue(e.TrialChanged.Trial.TrialNumber, out var before);
+                _trials[e.TrialChanged.Trial.TrialNumber] = e.TrialChanged.Trial;
+                return before?.State == e.TrialChanged.Trial.State ? null : e.TrialChanged.Trial;
+            case SweepEvent.EventOneofCase.Progress:
+                if (_trials.TryGetValue(e.Progress.TrialNumber, out var trial))
+                {
+                    var updated = trial.Clone();
+                    updated.Step = Math.Max(updated.Step, e.Progress.Step);
+                    foreach (var (k, v) in e.Progress.Metrics) updated.LastMetrics[k] = v;
+                    _trials[e.Progress.TrialNumber] = updated;
+                }
+                break;
+            case SweepEvent.EventOneofCase.Finished:
+                Summary = e.Finished.Summary;
+                FinishReason = e.Finished.Reason.Length > 0 ? e.Finished.Reason : Formats.State(Summary.State);
+                break;
+        }
+        return null;
+    }
+
+    public IRenderable Render(int maxRows = 40)
+    {
+        var s = Summary;
+        var objective = Spec.Objective;
+        var header = new Markup(
+            $"[bold]{Markup.Escape(s.Name)}[/] ({Markup.Escape(s.SweepId)}) [{StateColor(s.State)}]{Formats.State(s.State)}[/]  " +
+            $"trials {s.TrialsCompleted} done, {s.TrialsRunning} running, {s.TrialsQueued} queued, {s.TrialsFailed} failed of {s.MaxTrials}  " +
+            $"best {(s.HasBestTrial ? $"#{s.BestTrial} {Markup.Escape(objective?.Metric ?? "objective")} = {Formats.Number(s.HasBestObjective ? s.BestObjective : null)}" : "-")}");
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumn("trial").AddColumn("state").AddColumn("progress").AddColumn("parameters")
+            .AddColumn(new TableColumn(Markup.Escape(objective?.Metric ?? "objective")).RightAligned()).AddColumn(new TableColumn("attempts").RightAligned());
+        // Running trials first, then the newest: what is happening now fits on the screen.
+        foreach (var t in _trials.Values.OrderBy(t => t.State == TrialState.Running ? 0 : 1).ThenByDescending(t => t.TrialNumber).Take(maxRows))
+        {
+            table.AddRow(
+                new Markup($"{t.TrialNumber}{(s.HasBestTrial && s.BestTrial == t.TrialNumber ? " [yellow]*[/]" : "")}"),
+                new Markup($"[{Formats.Color(t.State)}]{Formats.State(t.State)}[/]"),
+                new Markup(Bar(t)),
+                new Markup(Markup.Escape(Formats.Parameters(t))),
+                new Markup(Formats.Number(t.HasObjective ? t.Objective : Current(t, objective?.Metric))),
+                new Markup(t.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return new Rows(header, table);
+    }
+
+    private static double? Current(TrialSummary t, string? metric) =>
+        metric is not null && t.LastMetrics.TryGetValue(metric, out var v) ? v : null;
+
+    private static string Bar(TrialSummary t)
+    {
+        const int width = 20;
+        double fraction = t.State == TrialState.Completed ? 1 : t.TotalSteps > 0 ? Math.Clamp((double)t.Step / t.TotalSteps, 0, 1) : 0;
+        int filled = (int)Math.Round(fraction * width);
+        return $"[{Formats.Color(t.State)}]{new string('█', filled)}[/][grey]{new string('░', width - filled)}[/] {fraction,4:P0}";
+    }
+
+    private static string StateColor(SweepState s) => s switch
+    {
+        SweepState.Completed => "green",
+        SweepState.Running => "blue",
+        _ => "red",
+    };
+}
