@@ -5,6 +5,7 @@ var scenarios = new Dictionary<string, Func<string[], int>>
 {
     ["trainer_overhead"] = TrainerOverhead.Run,
     ["allreduce"] = AllReduceBenchmark.Run,
+    ["searcher_cost"] = SearcherCost.Run,
 };
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
 {
