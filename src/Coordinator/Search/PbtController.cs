@@ -126,7 +126,7 @@ public sealed class PbtController
         int checkpointStep = source.CheckpointStep!.Value;
         var newPoint = Explore(source.Point, random);
         _lineage.Add(new PbtLineageEntry(trialNumber, step, sourceTrial, checkpointStep, member.Point, newPoint));
-        member.Point = newPoint;
+        member.Point = (double[])newPoint.Clone(); // the lineage entry's arrays are the caller's to read, never ours to share
         member.Value = null;
         member.CheckpointStep = null;
         member.LastReadyStep = checkpointStep;
