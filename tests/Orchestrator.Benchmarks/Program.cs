@@ -3,9 +3,9 @@ using Orchestrator.Benchmarks;
 // Each scenario prints what it does and ends with one line: a JSON object of its figures.
 var scenarios = new Dictionary<string, Func<string[], int>>
 {
+    ["searcher_cost"] = SearcherCost.Run,
     ["trainer_overhead"] = TrainerOverhead.Run,
     ["allreduce"] = AllReduceBenchmark.Run,
-    ["searcher_cost"] = SearcherCost.Run,
 };
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
 {
