@@ -3,6 +3,7 @@ using Orchestrator.Benchmarks;
 // Each scenario prints what it does and ends with one line: a JSON object of its figures.
 var scenarios = new Dictionary<string, Func<string[], int>>
 {
+    ["searcher_cost"] = SearcherCost.Run,
     ["trainer_overhead"] = TrainerOverhead.Run,
     ["allreduce"] = AllReduceBenchmark.Run,
     ["dp_scaling"] = DpScaling.Run,

@@ -5,7 +5,7 @@ namespace Orchestrator.Coordinator.Search;
 /// <summary>Makes the searcher a sweep's <see cref="SearchSpec"/> asks for, new or from its persisted state.</summary>
 /// <remarks>
 /// PBT's members start from random points: for <c>pbt</c> the searcher is a <see cref="RandomSearcher"/> (the
-/// initial population) and the exploit/explore decisions belong to <c>PbtController</c>.
+/// initial population) and the exploit/explore decisions belong to <see cref="PbtController"/>.
 /// </remarks>
 public static class SearcherFactory
 {

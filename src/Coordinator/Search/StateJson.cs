@@ -16,8 +16,9 @@ internal static class StateJson
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         // Doubles must come back bit-identical for restored runs to match uninterrupted ones; System.Text.Json
-        // writes the shortest round-trippable form, and non-finite values never enter a state.
-        NumberHandling = JsonNumberHandling.Strict,
+        // writes the shortest round-trippable form. A diverged trial's value is kept as +infinity (the worst),
+        // written as the string "Infinity".
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public static string Write<T>(T state) => JsonSerializer.Serialize(state, Options);
@@ -29,6 +30,10 @@ internal static class StateJson
         T? state;
         try
         {
+            // The tag first: a state of another algorithm should say so, not fail on its shape.
+            var envelope = JsonSerializer.Deserialize<Envelope>(json, Options);
+            if (envelope is not null && envelope.Algorithm != algorithm)
+                throw new SearchStateException($"state was saved by algorithm '{envelope.Algorithm}', cannot restore it as '{algorithm}'");
             state = JsonSerializer.Deserialize<T>(json, Options);
         }
         catch (JsonException e)
@@ -55,6 +60,11 @@ internal static class StateJson
             }
         }
         return state;
+    }
+
+    private sealed record Envelope
+    {
+        public string? Algorithm { get; init; }
     }
 
     /// <summary>The envelope every state record carries.</summary>

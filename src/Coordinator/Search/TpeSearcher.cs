@@ -6,7 +6,8 @@ namespace Orchestrator.Coordinator.Search;
 /// <remarks>
 /// Until <see cref="SearchSpec.StartupTrials"/> trials have finished with a loss, suggestions are random search's
 /// (the same points <see cref="RandomSearcher"/> gives for the seed). Then, for each parameter independently:
-/// the finished trials are split at the γ quantile of their losses into good (the ceil(γ·n) lowest) and bad,
+/// the finished trials are split at the γ quantile of their losses into good (the ceil(γ·n) lowest, at most 25)
+/// and bad,
 /// l(x) and g(x) are Parzen densities fitted to each group (<see cref="ParzenEstimator"/>,
 /// <see cref="CategoricalEstimator"/>; observations weighted by Optuna's recency ramp beyond 25), Candidates
 /// values are drawn from l and the one with the largest l(x)/g(x) is suggested.
@@ -33,6 +34,12 @@ public sealed class TpeSearcher : ISearcher
 
     /// <summary>Optuna's default_weights: the newest 25 observations weigh 1, older ones ramp down linearly.</summary>
     private const int FlatWeightCount = 25;
+
+    /// <summary>
+    /// Optuna's cap on the good group (its default gamma is min(ceil(0.1 n), 25)): with γ = 0.25 of 1,000 trials
+    /// l(x) would spread over 250 points, a quarter of the space's history, and stop concentrating.
+    /// </summary>
+    private const int MaxGoodCount = 25;
 
     private readonly SearchSpace _space;
     private readonly int _seed;
@@ -143,7 +150,7 @@ public sealed class TpeSearcher : ISearcher
         foreach (var t in _trials)
             if (t.Completed) _ranked[k++] = t;
         Array.Sort(_ranked, 0, n, TrialByLoss.Instance);
-        int goodCount = Math.Clamp((int)Math.Ceiling(_gamma * n), 1, n);
+        int goodCount = Math.Clamp((int)Math.Ceiling(_gamma * n), 1, Math.Min(n, MaxGoodCount));
         for (int i = 0; i < n; i++) _ranked[i].Good = i < goodCount;
 
         // Both groups in trial-number order: the recency weights follow it.
