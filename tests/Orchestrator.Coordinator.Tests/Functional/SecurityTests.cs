@@ -19,9 +19,13 @@ public sealed class SecurityTests
         Assert.Empty((await host.Jobs().ListSweepsAsync(new Proto.ListSweepsRequest())).Sweeps);
 
         await using var intruder = new TestWorker(host.Address, "intruder", joinToken: "api-secret");
-        using var call = intruder.Client().Connect();
-        await call.RequestStream.WriteAsync(new Proto.WorkerMessage { Hello = new Proto.Hello { WorkerId = "intruder", Slots = 1, Devices = 1, CollectiveEndpoint = "x:1" } });
-        await Sweeps.RejectsAsync(() => call.ResponseStream.MoveNext(), StatusCode.Unauthenticated);
+        var refused = await Sweeps.RejectsAsync(async () =>
+        {
+            using var call = intruder.Client().Connect();
+            await call.RequestStream.WriteAsync(new Proto.WorkerMessage { Hello = new Proto.Hello { WorkerId = "intruder", Slots = 1, Devices = 1, CollectiveEndpoint = "x:1" } });
+            await call.ResponseStream.MoveNext();
+        }, StatusCode.Unauthenticated);
+        Assert.Contains("join token", refused.Status.Detail, StringComparison.Ordinal);
 
         await using var member = new TestWorker(host.Address, "member", joinToken: "join-secret");
         await member.StartAsync();
