@@ -65,6 +65,8 @@ public sealed partial class ExceptionInterceptor(ILogger<ExceptionInterceptor> l
             KeyNotFoundException or FileNotFoundException => StatusCode.NotFound,
             InvalidOperationException => StatusCode.FailedPrecondition,
             OperationCanceledException when context.CancellationToken.IsCancellationRequested => StatusCode.Cancelled,
+            // The coordinator is shutting down: the client should come back.
+            OperationCanceledException => StatusCode.Unavailable,
             TimeoutException => StatusCode.DeadlineExceeded,
             _ => StatusCode.Internal,
         };

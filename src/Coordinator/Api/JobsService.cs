@@ -15,7 +15,7 @@ using Proto = Orchestrator.Shared.Protos;
 namespace Orchestrator.Coordinator.Api;
 
 /// <summary>The public API: a thin shell over the sweep grains; validation of submitted specs happens here, on the server.</summary>
-public sealed partial class JobsService(IGrainFactory grains, ArtifactStore artifacts, IOptions<CoordinatorOptions> options) : Proto.Jobs.JobsBase
+public sealed partial class JobsService(IGrainFactory grains, ArtifactStore artifacts, IHostApplicationLifetime lifetime, IOptions<CoordinatorOptions> options) : Proto.Jobs.JobsBase
 {
     private const int ChunkBytes = 256 * 1024;
 
@@ -70,7 +70,8 @@ public sealed partial class JobsService(IGrainFactory grains, ArtifactStore arti
                 await responseStream.WriteAsync(new Proto.SweepEvent { Finished = new Proto.SweepFinished { Summary = ProtoMapping.ToSummary(sweep), Reason = sweep.Reason ?? "" } }, context.CancellationToken);
                 return;
             }
-            await foreach (var e in events.Reader.ReadAllAsync(context.CancellationToken))
+            using var life = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+            await foreach (var e in events.Reader.ReadAllAsync(life.Token))
             {
                 await responseStream.WriteAsync(e, context.CancellationToken);
                 if (e.EventCase == Proto.SweepEvent.EventOneofCase.Finished) return;

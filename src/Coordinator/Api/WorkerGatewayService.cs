@@ -15,11 +15,14 @@ namespace Orchestrator.Coordinator.Api;
 /// The workers' side of the protocol (see protos/workers.proto): one Connect stream per worker, bridged to its
 /// <see cref="IWorkerGrain"/> through an observer; progress and results go straight to the sweep that owns them.
 /// </summary>
-public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactStore artifacts, ILogger<WorkerGatewayService> logger) : Proto.WorkerGateway.WorkerGatewayBase
+public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactStore artifacts, IHostApplicationLifetime lifetime, ILogger<WorkerGatewayService> logger) : Proto.WorkerGateway.WorkerGatewayBase
 {
     public override async Task Connect(IAsyncStreamReader<Proto.WorkerMessage> requestStream, IServerStreamWriter<Proto.CoordinatorMessage> responseStream, ServerCallContext context)
     {
-        var ct = context.CancellationToken;
+        // The stream lives as long as the worker does: end it when the coordinator shuts down, or shutdown would
+        // wait for every worker to hang up.
+        using var life = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var ct = life.Token;
         if (!await requestStream.MoveNext(ct)) return;
         if (requestStream.Current.KindCase != Proto.WorkerMessage.KindOneofCase.Hello)
             throw new InvalidOperationException("the first message on Connect must be a hello");
@@ -47,7 +50,7 @@ public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactS
             var writer = WriteAllAsync(outbox.Reader, responseStream, stop.Token);
             try
             {
-                await foreach (var message in requestStream.ReadAllAsync(ct))
+                await foreach (var message in requestStream.ReadAllAsync(ct).WithCancellation(ct))
                 {
                     if (!await worker.HeartbeatAsync(id))
                     {
