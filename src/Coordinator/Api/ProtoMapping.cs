@@ -148,6 +148,7 @@ internal static class ProtoMapping
         };
         assign.Parameters.Add(a.Parameters);
         assign.PeerEndpoints.AddRange(a.PeerEndpoints);
+        assign.Slot = a.Slot;
         return assign;
     }
 

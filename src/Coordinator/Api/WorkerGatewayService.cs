@@ -37,8 +37,9 @@ public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactS
         try
         {
             var (attached, refused) = await ReattachAsync(registration.WorkerId, hello.Running.Select(r => r.AttemptId));
-            foreach (var member in attached) connection.Running.TryAdd(member, true);
-            var welcome = await worker.ConnectAsync(registration, observer, attached, id);
+            var slots = hello.Running.GroupBy(r => r.AttemptId).ToImmutableDictionary(g => g.Key, g => g.First().Slot);
+            foreach (var member in attached) connection.Running.TryAdd(member, slots.GetValueOrDefault(member));
+            var welcome = await worker.ConnectAsync(registration, observer, attached, slots, id);
             await responseStream.WriteAsync(new Proto.CoordinatorMessage
             {
                 Welcome = new Proto.Welcome { HeartbeatIntervalMs = welcome.HeartbeatIntervalMs, LeaseMs = welcome.LeaseMs },
@@ -57,7 +58,7 @@ public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactS
                         // The worker grain lost track of this connection (its lease expired, or it was re-created):
                         // register again with what the stream is running.
                         var (again, _) = await ReattachAsync(registration.WorkerId, connection.Running.Keys.ToList());
-                        await worker.ConnectAsync(registration, observer, again, id);
+                        await worker.ConnectAsync(registration, observer, again, connection.Running.ToImmutableDictionary(), id);
                     }
                     await HandleAsync(message, registration.WorkerId, worker, connection);
                 }
@@ -211,11 +212,11 @@ public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactS
     private sealed class WorkerConnection(ChannelWriter<Proto.CoordinatorMessage> outbox) : IWorkerObserver
     {
         /// <summary>Members assigned through this stream that have not reported a result.</summary>
-        public ConcurrentDictionary<string, bool> Running { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, int> Running { get; } = new(StringComparer.Ordinal);
 
         public void Assign(Assignment assignment)
         {
-            Running.TryAdd(assignment.MemberId, true);
+            Running.TryAdd(assignment.MemberId, assignment.Slot);
             outbox.TryWrite(new Proto.CoordinatorMessage { Assign = ProtoMapping.ToProto(assignment) });
         }
 

@@ -35,7 +35,8 @@ public interface ISweepGrain : IGrainWithStringKey
 /// <summary>One worker (key: worker id): its slots, devices, endpoint, lease and the stream it is connected through.</summary>
 public interface IWorkerGrain : IGrainWithStringKey
 {
-    Task<WorkerWelcome> ConnectAsync(WorkerRegistration registration, IWorkerObserver observer, ImmutableArray<string> reattached, Guid connection);
+    Task<WorkerWelcome> ConnectAsync(WorkerRegistration registration, IWorkerObserver observer, ImmutableArray<string> reattached,
+        ImmutableDictionary<string, int> slots, Guid connection);
     /// <summary>Renews the lease; false when this connection is not the worker's current one (it must say hello again).</summary>
     Task<bool> HeartbeatAsync(Guid connection);
     Task DisconnectAsync(Guid connection);
@@ -52,7 +53,7 @@ public interface IWorkerGrain : IGrainWithStringKey
 public interface ISchedulerGrain : IGrainWithIntegerKey
 {
     [OneWay]
-    Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy);
+    Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy, ImmutableDictionary<string, int> slots);
     [OneWay]
     Task WorkerUnavailableAsync(string workerId);
     [OneWay]

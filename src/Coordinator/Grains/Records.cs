@@ -133,6 +133,8 @@ public sealed record Assignment
     /// </summary>
     [Id(12)] public required byte[] TrialSpec { get; init; }
     [Id(13)] public ImmutableDictionary<string, string> Parameters { get; init; } = ImmutableDictionary<string, string>.Empty;
+    /// <summary>The worker slot it runs in (its collective port is the worker's plus this).</summary>
+    [Id(14)] public int Slot { get; init; }
 }
 
 /// <summary>Result of reserving a sweep id for a submission.</summary>

@@ -19,11 +19,11 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
     private readonly GangScheduler _scheduler = new(options.Value.Workers.MaxBackfill);
     private readonly Dictionary<string, string> _endpoints = new(StringComparer.Ordinal);
 
-    public Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy)
+    public Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy, ImmutableDictionary<string, int> slots)
     {
         _scheduler.UpsertWorker(registration.WorkerId, registration.Slots, registration.Devices, available: true);
         _endpoints[registration.WorkerId] = registration.Endpoint;
-        foreach (var member in occupiedBy) _scheduler.Occupy(registration.WorkerId, member);
+        foreach (var member in occupiedBy) _scheduler.Occupy(registration.WorkerId, member, slots.TryGetValue(member, out var slot) ? slot : null);
         return DispatchAsync();
     }
 
@@ -70,7 +70,9 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
     {
         var request = placement.Request;
         var workers = placement.Workers.ToImmutableArray();
-        var endpoints = workers.Select(w => _endpoints.GetValueOrDefault(w, "")).ToImmutableArray();
+        // Slot i of a worker listens on its endpoint's port plus i (workers.proto), so members side by side on one
+        // worker never share a port.
+        var endpoints = workers.Select((w, rank) => SlotEndpoint(_endpoints.GetValueOrDefault(w, ""), placement.Slots[rank])).ToImmutableArray();
         ImmutableArray<Assignment> assignments;
         try
         {
@@ -87,8 +89,9 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
             for (var rank = 0; rank < workers.Length; rank++) _scheduler.Release(request.MemberId(rank));
             return;
         }
-        foreach (var assignment in assignments)
+        foreach (var assigned in assignments)
         {
+            var assignment = assigned with { Slot = placement.Slots[assigned.Rank] };
             bool delivered;
             try
             {
@@ -104,6 +107,14 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
             await GrainFactory.GetGrain<ISweepGrain>(request.SweepId)
                 .MemberLostAsync(assignment.MemberId, $"worker {assignment.WorkerId} was not connected when the attempt was assigned");
         }
+    }
+
+    /// <summary>host:port of a worker's slot: its slot 0 endpoint with the port moved up by the slot index.</summary>
+    internal static string SlotEndpoint(string endpoint, int slot)
+    {
+        int colon = endpoint.LastIndexOf(':');
+        if (slot <= 0 || colon < 0 || !int.TryParse(endpoint.AsSpan(colon + 1), out var port)) return endpoint;
+        return $"{endpoint[..colon]}:{port + slot}";
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Could not start trial {Key}")]

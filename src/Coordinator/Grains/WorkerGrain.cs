@@ -25,7 +25,8 @@ public sealed partial class WorkerGrain(IOptions<CoordinatorOptions> options, IL
 
     private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(0);
 
-    public async Task<WorkerWelcome> ConnectAsync(WorkerRegistration registration, IWorkerObserver observer, ImmutableArray<string> reattached, Guid connection)
+    public async Task<WorkerWelcome> ConnectAsync(WorkerRegistration registration, IWorkerObserver observer, ImmutableArray<string> reattached,
+        ImmutableDictionary<string, int> slots, Guid connection)
     {
         // Members this grain knew of that the worker no longer runs ended without a result.
         foreach (var member in _members.Except(reattached).ToList())
@@ -36,7 +37,7 @@ public sealed partial class WorkerGrain(IOptions<CoordinatorOptions> options, IL
         _connection = connection;
         _registered = true;
         _lease.Renew(DateTime.UtcNow);
-        await Scheduler.WorkerUpAsync(registration, reattached);
+        await Scheduler.WorkerUpAsync(registration, reattached, slots);
         var heartbeat = TimeSpan.FromSeconds(options.Value.Workers.HeartbeatSeconds);
         _leaseTimer ??= this.RegisterGrainTimer(CheckLeaseAsync, heartbeat, heartbeat);
         LogConnected(logger, registration.WorkerId, registration.Slots, registration.Devices, registration.Endpoint, reattached.Length);

@@ -44,8 +44,8 @@ public sealed class GangScheduler(int maxBackfill)
     public IReadOnlyList<string> RemoveWorker(string workerId)
     {
         if (!_workers.Remove(workerId, out var worker)) return [];
-        foreach (var member in worker.Members) _occupiedBy.Remove(member);
-        return worker.Members.ToList();
+        foreach (var member in worker.Members.Keys) _occupiedBy.Remove(member);
+        return worker.Members.Keys.ToList();
     }
 
     /// <summary>Workers known (available or within their lease) with at least <paramref name="devices"/> devices.</summary>
@@ -65,13 +65,25 @@ public sealed class GangScheduler(int maxBackfill)
     /// <summary>Drops the queued request of a trial; false when none was queued.</summary>
     public bool Withdraw(string key) => _queue.RemoveAll(w => w.Request.Key == key) > 0;
 
-    /// <summary>Marks a slot of <paramref name="workerId"/> as held by <paramref name="memberId"/> (a re-attached member).</summary>
-    public void Occupy(string workerId, string memberId)
+    /// <summary>
+    /// Marks a slot of <paramref name="workerId"/> as held by <paramref name="memberId"/> (a re-attached member): slot
+    /// <paramref name="slot"/> when given and free, else the lowest free one. Returns the slot, or -1 when the worker is unknown.
+    /// </summary>
+    public int Occupy(string workerId, string memberId, int? slot = null)
     {
-        if (_occupiedBy.ContainsKey(memberId) || !_workers.TryGetValue(workerId, out var worker)) return;
-        worker.Members.Add(memberId);
+        if (!_workers.TryGetValue(workerId, out var worker)) return -1;
+        if (_occupiedBy.ContainsKey(memberId)) return worker.Members.GetValueOrDefault(memberId, -1);
+        var taken = worker.Members.Values.ToHashSet();
+        int index = slot is { } s && s >= 0 && !taken.Contains(s) ? s : 0;
+        if (slot is null || index != slot) while (taken.Contains(index)) index++;
+        worker.Members[memberId] = index;
         _occupiedBy[memberId] = workerId;
+        return index;
     }
+
+    /// <summary>The slot a member holds on its worker, or -1.</summary>
+    public int SlotOf(string memberId) =>
+        _occupiedBy.TryGetValue(memberId, out var workerId) && _workers.TryGetValue(workerId, out var worker) ? worker.Members.GetValueOrDefault(memberId, -1) : -1;
 
     /// <summary>Frees the slot a member held; false when it held none (already released, or its worker is gone).</summary>
     public bool Release(string memberId)
@@ -113,12 +125,13 @@ public sealed class GangScheduler(int maxBackfill)
             if (head is not null) head.Bypassed++;
             _queue.RemoveAt(i);
             var workers = new string[request.Workers];
+            var slots = new int[request.Workers];
             for (var rank = 0; rank < chosen.Count; rank++)
             {
                 workers[rank] = chosen[rank].Id;
-                Occupy(chosen[rank].Id, request.MemberId(rank));
+                slots[rank] = Occupy(chosen[rank].Id, request.MemberId(rank));
             }
-            placements.Add(new Placement(request, workers));
+            placements.Add(new Placement(request, workers, slots));
             if (head is not null && head.Bypassed >= maxBackfill) break;
         }
         return placements;
@@ -143,7 +156,8 @@ public sealed class GangScheduler(int maxBackfill)
         public int Slots { get; set; }
         public int Devices { get; set; }
         public bool Available { get; set; }
-        public HashSet<string> Members { get; } = new(StringComparer.Ordinal);
+        /// <summary>Members holding a slot, with the slot's index (which decides the member's collective port).</summary>
+        public Dictionary<string, int> Members { get; } = new(StringComparer.Ordinal);
         public int Free => Math.Max(0, Slots - Members.Count);
     }
 

@@ -29,6 +29,8 @@ internal abstract class Attempt
 
     public string Id => Assign.AttemptId;
 
+    public int Slot => Assign.Slot;
+
     /// <summary>The latest step reported.</summary>
     public long Step => Interlocked.Read(ref _step);
 

@@ -108,7 +108,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             CollectiveEndpoint = $"{_options.CollectiveHost}:{_options.CollectivePort}",
             Description = $"orchestrator worker on {Environment.MachineName}, {Environment.ProcessorCount} CPU(s)",
         };
-        foreach (var attempt in _attempts.Values) hello.Running.Add(new RunningAttempt { AttemptId = attempt.Id, Step = attempt.Step });
+        foreach (var attempt in _attempts.Values) hello.Running.Add(new RunningAttempt { AttemptId = attempt.Id, Step = attempt.Step, Slot = attempt.Slot });
         await call.RequestStream.WriteAsync(new WorkerMessage { Hello = hello }, session.Token).ConfigureAwait(false);
 
         using (var welcomeTimeout = CancellationTokenSource.CreateLinkedTokenSource(session.Token, stopping))

@@ -130,4 +130,32 @@ public sealed class GangSchedulerTests
         Assert.True(scheduler.Withdraw(Request(0, workers: 1).Key));
         Assert.Equal(0, scheduler.QueueLength);
     }
+
+    [Fact]
+    public void Members_side_by_side_on_a_worker_get_distinct_slots_and_a_freed_slot_is_reused()
+    {
+        var scheduler = new GangScheduler(maxBackfill: 8);
+        scheduler.UpsertWorker("a", slots: 3, devices: 1, available: true);
+        // A re-attached member reports the slot it runs in; new members must not get that slot's port.
+        Assert.Equal(1, scheduler.Occupy("a", "sw-000000000001/t9/a1/r0", slot: 1));
+        scheduler.Enqueue(Request(0, workers: 1));
+        scheduler.Enqueue(Request(1, workers: 1));
+
+        var placed = scheduler.Schedule();
+
+        Assert.Equal([0, 2], placed.Select(p => p.Slots[0]).Order());
+        scheduler.Release(placed.Single(p => p.Slots[0] == 0).Request.MemberId(0));
+        scheduler.Enqueue(Request(2, workers: 1));
+        Assert.Equal(0, Assert.Single(scheduler.Schedule()).Slots[0]);
+        Assert.Equal(1, scheduler.SlotOf("sw-000000000001/t9/a1/r0"));
+    }
+
+    [Theory]
+    [InlineData("10.0.0.5:29500", 0, "10.0.0.5:29500")]
+    [InlineData("10.0.0.5:29500", 3, "10.0.0.5:29503")]
+    [InlineData("worker-1.workers.orchestrator.svc:29500", 1, "worker-1.workers.orchestrator.svc:29501")]
+    public void A_slot_listens_on_the_workers_port_plus_its_index(string endpoint, int slot, string expected)
+    {
+        Assert.Equal(expected, Orchestrator.Coordinator.Grains.SchedulerGrain.SlotEndpoint(endpoint, slot));
+    }
 }
