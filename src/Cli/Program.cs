@@ -6,6 +6,7 @@ var root = new RootCommand("Orchestrator: distributed GAN training and hyperpara
 {
     TrainCommand.Create(),
     WorkerCommand.Create(),
+    UpCommand.Create(),
 };
 foreach (var command in RemoteCommands.Create()) root.Subcommands.Add(command);
 

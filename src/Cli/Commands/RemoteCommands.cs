@@ -146,7 +146,7 @@ public static class RemoteCommands
         var s = view.Summary;
         console.MarkupLine($"sweep {Markup.Escape(s.SweepId)} [bold]{Formats.State(s.State)}[/]" + (view.FinishReason is { } r && r != Formats.State(s.State) ? $": {Markup.Escape(r)}" : ""));
         if (s.HasBestTrial && view.Trials.FirstOrDefault(t => t.TrialNumber == s.BestTrial) is { } best)
-            console.MarkupLine($"best trial #{best.TrialNumber}: {Markup.Escape(view.Spec.Objective?.Metric ?? "objective")} = {Formats.Number(best.HasObjective ? best.Objective : null)} with {Markup.Escape(Formats.Parameters(best))}");
+            console.MarkupLine($"best trial #{best.TrialNumber}: {Markup.Escape(view.Metric)} = {Formats.Number(best.HasObjective ? best.Objective : null)} with {Markup.Escape(Formats.Parameters(best))}");
     }
 
     /// <summary>Runs a remote command, turning transport failures into one line on stderr and exit code 1.</summary>

@@ -20,6 +20,9 @@ public sealed class SweepView
 
     public SweepSpec Spec { get; }
 
+    /// <summary>The objective's metric name ("objective" when the spec leaves the default).</summary>
+    public string Metric => Spec.Objective?.Metric is { Length: > 0 } m ? m : "objective";
+
     public IReadOnlyCollection<TrialSummary> Trials => _trials.Values;
 
     public string? FinishReason { get; private set; }
@@ -58,14 +61,13 @@ public sealed class SweepView
     public IRenderable Render(int maxRows = 40)
     {
         var s = Summary;
-        var objective = Spec.Objective;
         var header = new Markup(
             $"[bold]{Markup.Escape(s.Name)}[/] ({Markup.Escape(s.SweepId)}) [{StateColor(s.State)}]{Formats.State(s.State)}[/]  " +
             $"trials {s.TrialsCompleted} done, {s.TrialsRunning} running, {s.TrialsQueued} queued, {s.TrialsFailed} failed of {s.MaxTrials}  " +
-            $"best {(s.HasBestTrial ? $"#{s.BestTrial} {Markup.Escape(objective?.Metric ?? "objective")} = {Formats.Number(s.HasBestObjective ? s.BestObjective : null)}" : "-")}");
+            $"best {(s.HasBestTrial ? $"#{s.BestTrial} {Markup.Escape(Metric)} = {Formats.Number(s.HasBestObjective ? s.BestObjective : null)}" : "-")}");
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("trial").AddColumn("state").AddColumn("progress").AddColumn("parameters")
-            .AddColumn(new TableColumn(Markup.Escape(objective?.Metric ?? "objective")).RightAligned()).AddColumn(new TableColumn("attempts").RightAligned());
+            .AddColumn(new TableColumn(Markup.Escape(Metric)).RightAligned()).AddColumn(new TableColumn("attempts").RightAligned());
         // Running trials first, then the newest: what is happening now fits on the screen.
         foreach (var t in _trials.Values.OrderBy(t => t.State == TrialState.Running ? 0 : 1).ThenByDescending(t => t.TrialNumber).Take(maxRows))
         {
@@ -74,7 +76,7 @@ public sealed class SweepView
                 new Markup($"[{Formats.Color(t.State)}]{Formats.State(t.State)}[/]"),
                 new Markup(Bar(t)),
                 new Markup(Markup.Escape(Formats.Parameters(t))),
-                new Markup(Formats.Number(t.HasObjective ? t.Objective : Current(t, objective?.Metric))),
+                new Markup(Formats.Number(t.HasObjective ? t.Objective : Current(t, Metric))),
                 new Markup(t.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
         return new Rows(header, table);

@@ -225,7 +225,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         if (_attempts.ContainsKey(assign.AttemptId)) return;
         var attempt = Attempt.Create(this, assign);
         if (!_attempts.TryAdd(assign.AttemptId, attempt)) return;
-        LogAssigned(_logger, assign.AttemptId, assign.Trial?.Kind ?? "gan", assign.Rank, assign.WorldSize, assign.Slot,
+        LogAssigned(_logger, assign.AttemptId, assign.Trial is { Kind.Length: > 0 } trial ? trial.Kind : "gan", assign.Rank, assign.WorldSize, assign.Slot,
             assign.ResumeArtifact.Length > 0 ? assign.ResumeArtifact : "scratch");
         attempt.Start();
     }
