@@ -7,6 +7,7 @@ var root = new RootCommand("Orchestrator: distributed GAN training and hyperpara
     TrainCommand.Create(),
     WorkerCommand.Create(),
     UpCommand.Create(),
+    CoordinatorCommand.Create(),
 };
 foreach (var command in RemoteCommands.Create()) root.Subcommands.Add(command);
 
