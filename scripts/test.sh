@@ -8,6 +8,18 @@ results="${TEST_RESULTS_DIR:-$PWD/TestResults}"
 rm -rf "$results"
 mkdir -p "$results"
 
+# Real dependencies of the tests, from Debian packages when this machine lacks them: Redis for the
+# two-silo cluster test (the tests start their own redis-server on a free port).
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+if ((${#need[@]})); then
+  echo "== installing ${need[*]}"
+  sudo_cmd=""
+  [[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 dotnet build Orchestrator.sln -c Release -nologo -v quiet
 
 status=0
