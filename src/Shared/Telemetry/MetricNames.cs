@@ -20,13 +20,15 @@ public static class MetricNames
     public const string AgentAttemptsActive = "orchestrator.worker.attempts.active";
     public const string ArtifactUploadDuration = "orchestrator.artifact.upload.duration";
 
-    // Training (trial process; the worker agent re-exports the per-trial figures it reads from the event stream).
+    // Per-trial figures: recorded by the worker agent from its trial processes' event streams (rank 0).
     public const string TrainSamples = "orchestrator.train.samples";
     public const string TrainSamplesPerSecond = "orchestrator.train.throughput";
     public const string TrainStepDuration = "orchestrator.train.step.duration";
     public const string TrainLoss = "orchestrator.train.loss";
     public const string TrainStep = "orchestrator.train.step";
     public const string EvalValue = "orchestrator.eval.value";
+
+    // Trial process (`orchestrator train`, OTLP only: it lives too short for scrapes).
     public const string EvalDuration = "orchestrator.eval.duration";
     public const string CheckpointSize = "orchestrator.checkpoint.size";
     public const string CheckpointDuration = "orchestrator.checkpoint.duration";
@@ -74,17 +76,17 @@ public static class MetricNames
             "Attempts this worker is running."),
         new(ArtifactUploadDuration, Units.Seconds, "histogram", "orchestrator_artifact_upload_duration_seconds", TelemetryNames.WorkerAgent,
             "Artifact uploads to the coordinator (orchestrator.artifact.kind)."),
-        new(TrainSamples, Units.Sample, "counter", "orchestrator_train_samples_total", TelemetryNames.Training,
+        new(TrainSamples, Units.Sample, "counter", "orchestrator_train_samples_total", TelemetryNames.WorkerAgent,
             "Real samples the discriminator has seen; rate() gives samples/s."),
-        new(TrainSamplesPerSecond, Units.SamplesPerSecond, "gauge", "orchestrator_train_throughput_per_second", TelemetryNames.Training,
+        new(TrainSamplesPerSecond, Units.SamplesPerSecond, "gauge", "orchestrator_train_throughput_per_second", TelemetryNames.WorkerAgent,
             "Latest samples/s of a trial (orchestrator.sweep.id, orchestrator.trial.number)."),
         new(TrainStepDuration, Units.Seconds, "histogram", "orchestrator_train_step_duration_seconds", TelemetryNames.Training,
             "Wall time of one training step (n_critic D updates and one G update)."),
-        new(TrainLoss, Units.Loss, "gauge", "orchestrator_train_loss", TelemetryNames.Training,
+        new(TrainLoss, Units.Loss, "gauge", "orchestrator_train_loss", TelemetryNames.WorkerAgent,
             "Latest D and G loss of a trial (orchestrator.gan.network = discriminator | generator; sweep id, trial number)."),
-        new(TrainStep, Units.Step, "gauge", "orchestrator_train_step", TelemetryNames.Training,
+        new(TrainStep, Units.Step, "gauge", "orchestrator_train_step", TelemetryNames.WorkerAgent,
             "Latest step of a trial (sweep id, trial number)."),
-        new(EvalValue, Units.Value, "gauge", "orchestrator_eval_value", TelemetryNames.Training,
+        new(EvalValue, Units.Value, "gauge", "orchestrator_eval_value", TelemetryNames.WorkerAgent,
             "Latest evaluation figures of a trial (orchestrator.eval.metric; sweep id, trial number)."),
         new(EvalDuration, Units.Seconds, "histogram", "orchestrator_eval_duration_seconds", TelemetryNames.Training,
             "Wall time of one evaluation."),
