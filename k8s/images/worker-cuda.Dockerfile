@@ -46,6 +46,7 @@ ENV DOTNET_ROOT=/usr/share/dotnet \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 1654
-EXPOSE 29500
+# 29500 + slot: collectives; 9464: Prometheus /metrics (--metrics-port).
+EXPOSE 29500 9464
 ENTRYPOINT ["/app/orchestrator"]
 CMD ["worker"]

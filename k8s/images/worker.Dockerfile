@@ -34,7 +34,8 @@ ENV ASPNETCORE_HTTP_PORTS= \
 # Non-root ('app', APP_UID 1654); read-only root file system: trials write under --work-dir and the
 # evaluation classifier cache under $XDG_CACHE_HOME, both volumes in Kubernetes.
 USER $APP_UID
-# Slot i of a worker listens for collectives on 29500 + i.
-EXPOSE 29500
+
+# 29500 + slot: collectives; 9464: Prometheus /metrics (--metrics-port).
+EXPOSE 29500 9464
 ENTRYPOINT ["/app/orchestrator"]
 CMD ["worker"]
