@@ -12,6 +12,8 @@ mkdir -p "$results"
 # two-silo cluster test (the tests start their own redis-server on a free port).
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
+# kubectl: the deploy tests compare their kustomize renderer with `kubectl kustomize`.
+command -v kubectl >/dev/null || need+=(kubectl)
 if ((${#need[@]})); then
   echo "== installing ${need[*]}"
   sudo_cmd=""

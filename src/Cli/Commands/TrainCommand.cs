@@ -2,6 +2,7 @@ using System.CommandLine;
 using Orchestrator.Cli.Output;
 using Orchestrator.Cli.Parallel;
 using Orchestrator.Shared.Specs;
+using Orchestrator.Shared.Telemetry;
 using Orchestrator.Worker.Training;
 using Spectre.Console;
 
@@ -97,11 +98,16 @@ public static class TrainCommand
         }
 
         var eventStream = events ? new EventStreamObserver(Console.Out) : null;
+        // OTLP when the OTEL_* variables say so (a worker's trial inherits them); the worker's attempt span is the parent.
+        using var exporting = ProcessTelemetry.StartFromEnvironment(TelemetryNames.TrainService, Environment.GetEnvironmentVariable(TraceEnvironmentNames.WorkerId));
+        using var telemetry = exporting is null ? null : new TrainingTelemetry(Environment.GetEnvironmentVariable(TraceEnvironmentNames.TraceParent),
+            Environment.GetEnvironmentVariable(TraceEnvironmentNames.SweepId),
+            int.TryParse(Environment.GetEnvironmentVariable(TraceEnvironmentNames.TrialNumber), out var trialNumber) ? trialNumber : null);
         TrialSummary summary;
         if (settings.Single)
         {
             summary = eventStream is not null
-                ? new TrialRunner(spec, run, eventStream).Run(cancellationToken)
+                ? new TrialRunner(spec, run, eventStream) { Telemetry = telemetry }.Run(cancellationToken)
                 : TrainingProgress.Run(console, spec, run, null, cancellationToken);
         }
         else
@@ -113,9 +119,10 @@ public static class TrainCommand
                 return ExitCodes.Failed;
             }
             summary = eventStream is not null
-                ? new TrialRunner(spec, run, eventStream, formed.Replicas).Run(cancellationToken)
+                ? new TrialRunner(spec, run, eventStream, formed.Replicas) { Telemetry = telemetry }.Run(cancellationToken)
                 : TrainingProgress.Run(console, spec, run, formed.Replicas, cancellationToken);
         }
+        telemetry?.Finish(summary.Status, summary.Reason);
         if (eventStream is not null) eventStream.OnSummary(summary);
         else if (settings.Rank == 0) SummaryPrinter.Print(console, summary, run);
         else SummaryPrinter.PrintRank(console, summary, settings.Rank);

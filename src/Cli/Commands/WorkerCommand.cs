@@ -1,6 +1,12 @@
 using System.CommandLine;
 using System.Reflection;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Shared.Telemetry;
 using Orchestrator.Worker.Agent;
 
 namespace Orchestrator.Cli.Commands;
@@ -23,9 +29,11 @@ public static class WorkerCommand
         var host = new Option<string>("--collective-host") { Description = "Address peers reach this worker's trials on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--collective-port") { Description = "Slot 0's collective port; slot i uses this plus i", DefaultValueFactory = _ => 29500 };
         var work = new Option<DirectoryInfo?>("--work-dir") { Description = "Where attempts keep their run directories (default: a temp directory)" };
+        var metricsPort = new Option<int>("--metrics-port") { Description = "Port of the Prometheus endpoint (/metrics); 0: none", DefaultValueFactory = _ => 9464 };
+        var metricsHost = new Option<string>("--metrics-host") { Description = "Address the Prometheus endpoint listens on", DefaultValueFactory = _ => "0.0.0.0" };
         var command = new Command("worker", $"Join a coordinator and run the trials it assigns (join token from ${JoinTokenVariable})")
         {
-            coordinator, slots, devices, workerId, host, port, work,
+            coordinator, slots, devices, workerId, host, port, work, metricsPort, metricsHost,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,7 +59,13 @@ public static class WorkerCommand
                 Console.Error.WriteLine($"error: {e.Message}");
                 return ExitCodes.Usage;
             }
-            using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+            if (parse.GetValue(metricsPort) is < 0 or > 65535 || !IPAddress.TryParse(parse.GetValue(metricsHost), out var metricsAddress))
+            {
+                Console.Error.WriteLine("error: --metrics-port must be 0 to 65535 and --metrics-host an IP address");
+                return ExitCodes.Usage;
+            }
+            await using var telemetry = await StartTelemetryAsync(options.WorkerId, metricsAddress, parse.GetValue(metricsPort), cancellationToken);
+            var logging = telemetry.Services.GetRequiredService<ILoggerFactory>();
             await using var agent = new WorkerAgent(options, logging.CreateLogger("orchestrator.worker"));
             try
             {
@@ -65,6 +79,30 @@ public static class WorkerCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// The worker's OpenTelemetry (service defaults) and, unless the port is 0, a Kestrel listener serving only the
+    /// Prometheus endpoint; the agent itself stays a plain object driven by this command.
+    /// </summary>
+    private static async Task<WebApplication> StartTelemetryAsync(string workerId, IPAddress address, int port, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.AddServiceDefaults(TelemetryNames.WorkerService, o => { o.WorkerId = workerId; o.Prometheus = port > 0; });
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            if (port > 0) kestrel.Listen(address, port);
+        });
+        var app = builder.Build();
+        if (port > 0)
+        {
+            app.MapPrometheusEndpoint();
+            await app.StartAsync(cancellationToken);
+        }
+        return app;
     }
 
     /// <summary>How to start this same program again: its apphost, or `dotnet` and its dll.</summary>

@@ -8,6 +8,8 @@ using Orchestrator.Coordinator.Artifacts;
 using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Coordinator.Grains;
 using Orchestrator.Coordinator.Sweeps;
+using Orchestrator.Coordinator.Telemetry;
+using Orchestrator.Shared.Telemetry;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Shared.Sweeps;
 using Proto = Orchestrator.Shared.Protos;
@@ -20,6 +22,24 @@ public sealed partial class JobsService(IGrainFactory grains, ArtifactStore arti
     private const int ChunkBytes = 256 * 1024;
 
     public override async Task<Proto.SubmitSweepResponse> SubmitSweep(Proto.SubmitSweepRequest request, ServerCallContext context)
+    {
+        // The sweep's trace starts here: the sweep grain opens its span under this one (through the request context).
+        using var activity = CoordinatorTelemetry.Source.StartActivity(SpanNames.Submit);
+        try
+        {
+            var response = await SubmitAsync(request);
+            activity?.SetTag(AttributeNames.SweepId, response.SweepId);
+            return response;
+        }
+        catch (Exception e)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+            activity?.AddException(e);
+            throw;
+        }
+    }
+
+    private async Task<Proto.SubmitSweepResponse> SubmitAsync(Proto.SubmitSweepRequest request)
     {
         if (request.RequestId.Length > 128)
             throw new ArgumentException("request_id: at most 128 characters");
@@ -34,6 +54,7 @@ public sealed partial class JobsService(IGrainFactory grains, ArtifactStore arti
         if (errors.Count > 0) throw new SpecException(errors);
 
         var reservation = await grains.GetGrain<ISweepRegistryGrain>(0).ReserveAsync(request.RequestId);
+        if (System.Diagnostics.Activity.Current is { } current) RequestContext.Set(CoordinatorTelemetry.TraceParentKey, current.Id!);
         // The normalised form: the same sweep written with or without its defaults compares equal.
         var created = await grains.GetGrain<ISweepGrain>(reservation.SweepId).SubmitAsync(spec.ToProto().ToByteArray(), spec.Name);
         return new Proto.SubmitSweepResponse { SweepId = reservation.SweepId, Created = created };

@@ -8,6 +8,8 @@ using Orchestrator.Coordinator.Api;
 using Orchestrator.Coordinator.Artifacts;
 using Orchestrator.Coordinator.Grains;
 using Orchestrator.Coordinator.Storage;
+using Orchestrator.Coordinator.Telemetry;
+using Orchestrator.Shared.Telemetry;
 using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
@@ -30,6 +32,8 @@ public static partial class CoordinatorExtensions
             .Validate(o => o.Limits.MaxTrials >= 1, "Orchestrator:Limits:MaxTrials must be >= 1")
             .ValidateOnStart();
 
+        builder.AddServiceDefaults(TelemetryNames.CoordinatorService);
+        builder.Services.AddSingleton<CoordinatorTelemetry>();
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoints(kestrel, options));
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
 
@@ -58,6 +62,10 @@ public static partial class CoordinatorExtensions
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
         app.MapHealthChecks("/health");
         var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        // Beside the probes on the plain HTTP port, without a token, like them: Prometheus scrapes it.
+        app.MapPrometheusEndpoint().RequireHost($"*:{options.HttpPort}");
+        // Created now so that the gauges exist from the first scrape, not from the first sweep.
+        app.Services.GetRequiredService<CoordinatorTelemetry>();
         if (!options.Secured)
             LogLoopbackOnly(app.Logger, options.GrpcPort, options.HttpPort);
         return app;

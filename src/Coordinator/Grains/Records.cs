@@ -21,6 +21,8 @@ public sealed record SweepRecord
     [Id(9)] public double? BestObjective { get; init; }
     [Id(10)] public string? Reason { get; init; }
     [Id(11)] public int MaxTrials { get; init; }
+    /// <summary>W3C traceparent of the sweep's span: trials and attempts are its children, across restarts too.</summary>
+    [Id(12)] public string? TraceParent { get; init; }
 
     public int Active => Trials.Count(t => t.Status is TrialStatus.Queued or TrialStatus.Running);
 }

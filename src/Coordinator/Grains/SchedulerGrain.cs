@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.Extensions.Options;
 using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Coordinator.Scheduling;
+using Orchestrator.Coordinator.Telemetry;
 
 namespace Orchestrator.Coordinator.Grains;
 
@@ -18,6 +19,11 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
 {
     private readonly GangScheduler _scheduler = new(options.Value.Workers.MaxBackfill);
     private readonly Dictionary<string, string> _endpoints = new(StringComparer.Ordinal);
+    // When each queued request arrived (Stopwatch timestamps), for the dispatch latency histogram.
+    private readonly Dictionary<string, long> _enqueuedAt = new(StringComparer.Ordinal);
+    private CoordinatorTelemetry? _telemetry;
+
+    private CoordinatorTelemetry? Telemetry => _telemetry ??= ServiceProvider.GetService<CoordinatorTelemetry>();
 
     public Task WorkerUpAsync(WorkerRegistration registration, ImmutableArray<string> occupiedBy, ImmutableDictionary<string, int> slots)
     {
@@ -30,6 +36,7 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
     public Task WorkerUnavailableAsync(string workerId)
     {
         _scheduler.SetAvailable(workerId, false);
+        Publish();
         return Task.CompletedTask;
     }
 
@@ -42,17 +49,24 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
 
     public Task EnqueueAsync(GangRequest request)
     {
-        _scheduler.Enqueue(request);
+        if (_scheduler.Enqueue(request)) _enqueuedAt[request.Key] = System.Diagnostics.Stopwatch.GetTimestamp();
         return DispatchAsync();
     }
 
     public Task WithdrawAsync(string sweepId, int trialNumber)
     {
         _scheduler.Withdraw($"{sweepId}:{trialNumber}");
+        _enqueuedAt.Remove($"{sweepId}:{trialNumber}");
+        Publish();
         return Task.CompletedTask;
     }
 
-    public Task ReleaseAsync(string memberId) => _scheduler.Release(memberId) ? DispatchAsync() : Task.CompletedTask;
+    public Task ReleaseAsync(string memberId)
+    {
+        if (_scheduler.Release(memberId)) return DispatchAsync();
+        Publish();
+        return Task.CompletedTask;
+    }
 
     public Task<int> ClusterSizeAsync(int devices) => Task.FromResult(_scheduler.ClusterSize(devices));
 
@@ -64,6 +78,14 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
             foreach (var placement in placements)
                 await StartAsync(placement);
         }
+        Publish();
+    }
+
+    private void Publish()
+    {
+        if (Telemetry is not { } telemetry) return;
+        var (free, busy, workers) = _scheduler.Capacity();
+        telemetry.SetScheduler(_scheduler.QueueLength, free, busy, workers);
     }
 
     private async Task StartAsync(Placement placement)
@@ -84,6 +106,7 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
             LogStartFailed(logger, e, request.Key);
             assignments = [];
         }
+        var enqueued = _enqueuedAt.Remove(request.Key, out var since);
         if (assignments.IsEmpty)
         {
             for (var rank = 0; rank < workers.Length; rank++) _scheduler.Release(request.MemberId(rank));
@@ -102,7 +125,11 @@ public sealed partial class SchedulerGrain(IOptions<CoordinatorOptions> options,
                 LogStartFailed(logger, e, request.Key);
                 delivered = false;
             }
-            if (delivered) continue;
+            if (delivered)
+            {
+                if (enqueued && assigned.Rank == 0) Telemetry?.RecordDispatch(System.Diagnostics.Stopwatch.GetElapsedTime(since));
+                continue;
+            }
             _scheduler.Release(assignment.MemberId);
             await GrainFactory.GetGrain<ISweepGrain>(request.SweepId)
                 .MemberLostAsync(assignment.MemberId, $"worker {assignment.WorkerId} was not connected when the attempt was assigned");

@@ -7,6 +7,7 @@ using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Coordinator.Scheduling;
 using Orchestrator.Coordinator.Search;
 using Orchestrator.Coordinator.Sweeps;
+using Orchestrator.Coordinator.Telemetry;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Shared.Sweeps;
 
@@ -38,6 +39,9 @@ public sealed partial class SweepGrain(
     private ISearcher? _searcher;
     private bool _dirty;
     private IGrainTimer? _flushTimer;
+    private SweepTelemetry? _telemetry;
+
+    private SweepTelemetry Telemetry => _telemetry ??= new SweepTelemetry(ServiceProvider.GetService<CoordinatorTelemetry>());
 
     private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(0);
 
@@ -47,6 +51,7 @@ public sealed partial class SweepGrain(
     {
         if (state.State.Sweep is not { } sweep) return;
         Load(sweep, state.State.SearcherState);
+        Telemetry.Resume(sweep);
         if (sweep.Status != SweepStatus.Running) return;
         // Queued trials go back to the scheduler (it ignores ones it already holds); running members get one lease
         // to show up on their workers, which after a restart is how long a worker has to reconnect and re-attach.
@@ -63,6 +68,7 @@ public sealed partial class SweepGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         if (_dirty) await WriteAsync();
+        _telemetry?.Dispose();
     }
 
     public async Task<bool> SubmitAsync(byte[] specProto, string name)
@@ -84,6 +90,7 @@ public sealed partial class SweepGrain(
                 CreatedAt = DateTime.UtcNow,
                 SpecProto = specProto,
                 MaxTrials = spec.Budget.MaxTrials,
+                TraceParent = Telemetry.StartSweep(this.GetPrimaryKeyString(), name, RequestContext.Get(CoordinatorTelemetry.TraceParentKey) as string),
             },
             SearcherState = searcher.SaveState(),
         };
@@ -180,7 +187,7 @@ public sealed partial class SweepGrain(
                 GroupId = group,
                 Devices = spec.Resources.Devices,
                 ResumeArtifact = trial.Checkpoint,
-                TraceParent = $"00-{trial.TraceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01",
+                TraceParent = Telemetry.AttemptTraceParent(trialNumber, attemptNumber) ?? $"00-{trial.TraceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01",
                 TrialSpec = configured,
                 Parameters = trial.Parameters,
             });
@@ -375,7 +382,7 @@ public sealed partial class SweepGrain(
                     Status = errors.Count == 0 ? TrialStatus.Queued : TrialStatus.Failed,
                     Parameters = parameters,
                     TotalSteps = TotalSteps(configured),
-                    TraceId = ActivityTraceId.CreateRandom().ToHexString(),
+                    TraceId = SweepTelemetry.TraceIdOf(sweep.TraceParent) ?? ActivityTraceId.CreateRandom().ToHexString(),
                     Reason = errors.Count == 0 ? null : $"invalid configuration: {string.Join("; ", errors)}",
                 };
                 if (errors.Count > 0)
@@ -449,8 +456,12 @@ public sealed partial class SweepGrain(
         await state.WriteStateAsync();
     }
 
-    private void Update(SweepRecord sweep, string? searcherState = null) =>
+    private void Update(SweepRecord sweep, string? searcherState = null)
+    {
+        var before = state.State.Sweep;
         state.State = state.State with { Sweep = sweep, SearcherState = searcherState ?? state.State.SearcherState };
+        Telemetry.Observe(before, sweep);
+    }
 
     private GangRequest Request(TrialRecord trial) => new()
     {

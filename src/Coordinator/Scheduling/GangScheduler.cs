@@ -51,6 +51,20 @@ public sealed class GangScheduler(int maxBackfill)
     /// <summary>Workers known (available or within their lease) with at least <paramref name="devices"/> devices.</summary>
     public int ClusterSize(int devices) => _workers.Values.Count(w => w.Devices >= devices && w.Slots > 0);
 
+    /// <summary>Slots of available workers: free and held, and how many such workers there are (for metrics).</summary>
+    public (int Free, int Busy, int Workers) Capacity()
+    {
+        int free = 0, busy = 0, workers = 0;
+        foreach (var worker in _workers.Values)
+        {
+            if (!worker.Available) continue;
+            workers++;
+            free += worker.Free;
+            busy += worker.Members.Count;
+        }
+        return (free, busy, workers);
+    }
+
     public int FreeSlots(string workerId) => _workers.TryGetValue(workerId, out var w) ? w.Free : 0;
 
     /// <summary>Queues a request; false when one for the same trial is already queued.</summary>

@@ -55,17 +55,22 @@ internal abstract class Attempt
     public void Start() => _ = Task.Run(async () =>
     {
         AttemptResult result;
+        Exception? failure = null;
+        // Current for the attempt's flow: uploads and the trial process (TRACEPARENT) continue it.
+        var activity = AgentTelemetry.StartAttempt(Assign, Agent.Options.WorkerId);
         try
         {
             result = await RunAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
+            failure = e;
             // The attempt's own code failed (an unreadable spec, an artifact that cannot be fetched): not the
             // trial's training, so the agent reports it and keeps serving.
             result = new AttemptResult { Status = ResultStatus.Failed, Reason = e.Message, Step = Step };
         }
         result.AttemptId = Id;
+        AgentTelemetry.EndAttempt(activity, result, failure);
         Agent.Complete(this, result);
         _completion.TrySetResult();
         _stop.Dispose();

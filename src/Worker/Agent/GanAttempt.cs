@@ -3,6 +3,7 @@ using System.Text;
 using System.Threading.Channels;
 using Google.Protobuf;
 using Orchestrator.Shared.Protos;
+using Orchestrator.Shared.Telemetry;
 using Orchestrator.Worker.Training;
 using TrialStatus = Orchestrator.Worker.Training.TrialStatus;
 using TrialEvent = Orchestrator.Worker.Training.TrialEvent;
@@ -61,7 +62,8 @@ internal sealed class GanAttempt(WorkerAgent agent, Assign assign) : Attempt(age
         arguments.AddRange(["--parent-pid", Inv(Environment.ProcessId)]);
 
         var uploader = UploadLoopAsync();
-        using var process = TrialProcess.Start(options.TrainCommand[0], arguments, root, OnEvent);
+        _samplesPerStep = Math.Max(1, Assign.WorldSize) * (long)Math.Max(1, Assign.Devices) * (long)PerReplicaBatch();
+        using var process = TrialProcess.Start(options.TrainCommand[0], arguments, root, OnEvent, TraceEnvironment());
         int exitCode;
         using (Stopping.Register(() => _ = process.StopAsync(options.StopGrace)))
         {
@@ -74,8 +76,38 @@ internal sealed class GanAttempt(WorkerAgent agent, Assign assign) : Attempt(age
         return Result(process.Summary, exitCode, process.RecentOutput);
     }
 
+    private long _samplesPerStep;
+    private long _lastStep = -1;
+
+    /// <summary>What the trial process needs to continue this attempt's trace and label its telemetry.</summary>
+    private Dictionary<string, string> TraceEnvironment()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            [TraceEnvironmentNames.SweepId] = Assign.SweepId,
+            [TraceEnvironmentNames.TrialNumber] = Inv(Assign.TrialNumber),
+            [TraceEnvironmentNames.WorkerId] = Agent.Options.WorkerId,
+        };
+        if (System.Diagnostics.Activity.Current?.Id is { } parent) environment[TraceEnvironmentNames.TraceParent] = parent;
+        return environment;
+    }
+
+    private int PerReplicaBatch()
+    {
+        try
+        {
+            var spec = Spec();
+            return spec.Data.PerReplicaBatch(Math.Max(1, Assign.WorldSize) * Math.Max(1, Assign.Devices)) * spec.Training.NCritic;
+        }
+        catch (ArgumentException)
+        {
+            return 1;
+        }
+    }
+
     private void OnEvent(TrialEvent e)
     {
+        if (Assign.Rank == 0) AgentTelemetry.Record(e, Assign.SweepId, Assign.TrialNumber, _samplesPerStep, ref _lastStep);
         switch (e.Kind)
         {
             case "step" or "eval" when e.Step is { } step && e.Metrics is { } metrics:
@@ -140,6 +172,23 @@ internal sealed class GanAttempt(WorkerAgent agent, Assign assign) : Attempt(age
     }
 
     private async Task UploadAsync(string path, string name, string kind, long step)
+    {
+        using var activity = AgentTelemetry.StartUpload(kind, name, step);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await SendAsync(path, name, kind, step).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+            activity?.AddException(e);
+            throw;
+        }
+        AgentTelemetry.UploadDone(kind, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+    }
+
+    private async Task SendAsync(string path, string name, string kind, long step)
     {
         using var call = Agent.Client.UploadArtifact(Agent.Headers, DateTime.UtcNow + TransferDeadline);
         await call.RequestStream.WriteAsync(new ArtifactUpload

@@ -34,7 +34,8 @@ public sealed class TrialProcess : IDisposable
     /// Starts <paramref name="command"/> (the `orchestrator` executable, or `dotnet` followed by its dll in
     /// <paramref name="arguments"/>) in <paramref name="workingDirectory"/>.
     /// </summary>
-    public static TrialProcess Start(string command, IEnumerable<string> arguments, string workingDirectory, Action<TrialEvent> onEvent)
+    public static TrialProcess Start(string command, IEnumerable<string> arguments, string workingDirectory, Action<TrialEvent> onEvent,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(command)
         {
@@ -45,6 +46,8 @@ public sealed class TrialProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        if (environment is not null)
+            foreach (var (name, value) in environment) start.Environment[name] = value;
         return new TrialProcess(start, onEvent);
     }
 

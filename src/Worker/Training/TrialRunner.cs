@@ -18,6 +18,9 @@ namespace Orchestrator.Worker.Training;
 /// </summary>
 public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver? observer = null, ReplicaGroup? group = null)
 {
+    /// <summary>Spans and trainer metrics, fed by the reporting replica; null: none.</summary>
+    public TrainingTelemetry? Telemetry { get; init; }
+
     public TrialSummary Run(CancellationToken cancellationToken = default)
     {
         if (group is null) return RunReplica(null, null, cancellationToken);
@@ -91,6 +94,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         {
             // The trainer is disposed by now, but its step count is still the last completed step.
             if (current is not null) step = current.Step;
+            Telemetry?.Finish(TrialStatus.Failed, e.Message, e);
             return Finish(new TrialSummary
             {
                 Status = TrialStatus.Failed,
@@ -131,6 +135,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         // The group's throughput: every rank steps in lockstep on its share of the global batch.
         long samplesPerStep = (long)spec.Data.GlobalBatch(world) * t.NCritic;
         bool stopAgreed = false;
+        var telemetry = observer is not null ? Telemetry : null;
         var window = Stopwatch.StartNew();
         int windowStart = trainer.Step;
         double throughput = 0, lifetimeSeconds = 0;
@@ -155,7 +160,9 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             }
 
             trainer.StopRequested = cancellationToken.IsCancellationRequested;
+            long stepStarted = Stopwatch.GetTimestamp();
             var stats = trainer.TrainStep();
+            telemetry?.OnStep(stats.Step, trainer.DataPosition.Epoch, stepStarted, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, world);
             stopAgreed = stats.StopRequested;
             if (stats.NonFiniteLoss is { } what)
             {
@@ -191,6 +198,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             {
                 // Every rank evaluates (the same model, the same fixed noise), so none waits in a collective while
                 // rank 0 alone would evaluate; only rank 0 writes.
+                using var evaluating = telemetry?.Evaluation(stats.Step);
                 evaluation = evaluator.Evaluate(trainer);
                 lastSamples = run.SamplePath(stats.Step);
                 if (writes) evaluator.SaveSamples(trainer, lastSamples);
@@ -262,7 +270,9 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
     private string SaveCheckpoint(GanTrainer trainer, ITrialObserver? observer)
     {
         var path = run.CheckpointPath(trainer.Step);
+        using var saving = Telemetry?.Checkpoint(trainer.Step);
         RunDirectory.WriteAtomically(path, trainer.SaveCheckpoint);
+        saving?.Written(path);
         foreach (var (_, old) in run.Checkpoints().Skip(spec.Training.KeepCheckpoints)) File.Delete(old);
         observer?.OnCheckpoint(trainer.Step, path);
         return path;
