@@ -11,15 +11,21 @@ mkdir -p "$results"
 # Real dependencies of the tests, from Debian packages when this machine lacks them: Redis for the
 # two-silo cluster test (the tests start their own redis-server on a free port).
 need=()
+sudo_cmd=""
+[[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
 command -v redis-server >/dev/null || need+=(redis-server)
-# kubectl: the deploy tests compare their kustomize renderer with `kubectl kustomize`.
-command -v kubectl >/dev/null || need+=(kubectl)
 if ((${#need[@]})); then
   echo "== installing ${need[*]}"
-  sudo_cmd=""
-  [[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# kubectl: the deploy tests compare their kustomize renderer with `kubectl kustomize` (and fail, naming it,
+# when it is missing). Debian 12 itself has no kubectl package; try the usual names, and leave the verdict to
+# that test if none installs.
+if ! command -v kubectl >/dev/null; then
+  for package in kubectl kubernetes-client; do
+    DEBIAN_FRONTEND=noninteractive ${sudo_cmd:-} apt-get install -y -qq "$package" >/dev/null 2>&1 && break || true
+  done
 fi
 
 dotnet build Orchestrator.sln -c Release -nologo -v quiet
