@@ -14,10 +14,12 @@ COPY build/ build/
 COPY protos/ protos/
 COPY src/Shared/Orchestrator.Shared.csproj src/Shared/
 COPY src/Worker/Orchestrator.Worker.csproj src/Worker/
+COPY src/Coordinator/Orchestrator.Coordinator.csproj src/Coordinator/
 COPY src/Cli/Orchestrator.Cli.csproj src/Cli/
 RUN dotnet restore src/Cli/Orchestrator.Cli.csproj -r linux-x64 -p:TorchBackend=cuda
 COPY src/Shared/ src/Shared/
 COPY src/Worker/ src/Worker/
+COPY src/Coordinator/ src/Coordinator/
 COPY src/Cli/ src/Cli/
 # GLIBCXX_3.4.32: the SDK image is Ubuntu 24.04 like the CUDA base below, whose libstdc++ has the version, so
 # build/TorchSharpGlibcxx.targets leaves libLibTorchSharp.so as it is.

@@ -16,10 +16,12 @@ COPY build/ build/
 COPY protos/ protos/
 COPY src/Shared/Orchestrator.Shared.csproj src/Shared/
 COPY src/Worker/Orchestrator.Worker.csproj src/Worker/
+COPY src/Coordinator/Orchestrator.Coordinator.csproj src/Coordinator/
 COPY src/Cli/Orchestrator.Cli.csproj src/Cli/
 RUN dotnet restore src/Cli/Orchestrator.Cli.csproj -r linux-x64 -p:TorchBackend=$TORCH_BACKEND
 COPY src/Shared/ src/Shared/
 COPY src/Worker/ src/Worker/
+COPY src/Coordinator/ src/Coordinator/
 COPY src/Cli/ src/Cli/
 # linux-x64 only: a portable publish would also carry libtorch for Windows and macOS.
 RUN dotnet publish src/Cli/Orchestrator.Cli.csproj -c Release -r linux-x64 --self-contained false --no-restore \
