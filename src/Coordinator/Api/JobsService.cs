@@ -50,7 +50,6 @@ public sealed partial class JobsService(IGrainFactory grains, ArtifactStore arti
         var cluster = options.Value.Limits.ClusterWorkers
             ?? Math.Max(1, await grains.GetGrain<ISchedulerGrain>(0).ClusterSizeAsync(spec.Resources.Devices));
         var errors = SweepSpecValidator.ValidateSweep(spec, "sweep", limits with { ClusterWorkers = cluster }, templateValid: false);
-        CheckSupported(spec, errors);
         if (errors.Count > 0) throw new SpecException(errors);
 
         var reservation = await grains.GetGrain<ISweepRegistryGrain>(0).ReserveAsync(request.RequestId);
@@ -153,15 +152,6 @@ public sealed partial class JobsService(IGrainFactory grains, ArtifactStore arti
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    private static void CheckSupported(SweepSpec spec, List<SpecError> errors)
-    {
-        // Named in the spec language for later; refused here rather than silently ignored.
-        if (spec.EarlyStopping.Algorithm != EarlyStoppingAlgorithms.None)
-            errors.Add(new SpecError("sweep.early_stopping.algorithm", $"'{spec.EarlyStopping.Algorithm}' is not implemented by this coordinator yet; allowed now: none"));
-        if (spec.Search.Algorithm == SearchAlgorithms.Pbt)
-            errors.Add(new SpecError("sweep.search.algorithm", "'pbt' is not implemented by this coordinator yet; allowed now: grid, random, tpe"));
     }
 
     private async Task<SweepRecord> GetRecordAsync(string sweepId) =>

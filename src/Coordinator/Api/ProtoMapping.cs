@@ -71,6 +71,7 @@ internal static class ProtoMapping
                 Reason = a.Reason ?? "",
                 ResumedFrom = a.ResumedFrom ?? "",
             };
+            if (a.ResumedFromTrial is { } from) attempt.ResumedFromTrial = from;
             attempt.Workers.AddRange(a.Workers);
             if (a.EndedAt is { } ended) attempt.EndedAt = Timestamp.FromDateTime(DateTime.SpecifyKind(ended, DateTimeKind.Utc));
             trial.Attempts.Add(attempt);
@@ -82,6 +83,21 @@ internal static class ProtoMapping
             trial.History.Add(p);
         }
         trial.Artifacts.AddRange(t.Artifacts.Select(a => new Proto.ArtifactInfo { Name = a.Name, Kind = a.Kind, Size = a.Size, Step = a.Step }));
+        if (t.CheckpointTrial is { } owner) trial.ResumeCheckpointTrial = owner;
+        foreach (var l in t.Lineage)
+        {
+            var entry = new Proto.LineageEntry
+            {
+                Step = l.Step,
+                SourceTrial = l.SourceTrial,
+                SourceCheckpoint = l.SourceCheckpoint,
+                SourceCheckpointStep = l.SourceCheckpointStep,
+                At = Timestamp.FromDateTime(DateTime.SpecifyKind(l.At, DateTimeKind.Utc)),
+            };
+            entry.OldParameters.Add(l.OldParameters);
+            entry.NewParameters.Add(l.NewParameters);
+            trial.Lineage.Add(entry);
+        }
         return trial;
     }
 
@@ -149,6 +165,7 @@ internal static class ProtoMapping
         assign.Parameters.Add(a.Parameters);
         assign.PeerEndpoints.AddRange(a.PeerEndpoints);
         assign.Slot = a.Slot;
+        if (a.ResumeTrialNumber is { } owner) assign.ResumeTrialNumber = owner;
         return assign;
     }
 

@@ -104,10 +104,21 @@ public sealed partial class WorkerGatewayService(IGrainFactory grains, ArtifactS
     {
         ArtifactStore.ValidateName(request.Name);
         var member = MemberIds.Parse(request.AttemptId);
-        var trial = await grains.GetGrain<ISweepGrain>(member.SweepId).GetTrialAsync(member.Trial);
+        var sweep = grains.GetGrain<ISweepGrain>(member.SweepId);
+        var trial = await sweep.GetTrialAsync(member.Trial);
+        var owner = member.Trial;
+        if (request.HasTrialNumber && request.TrialNumber != member.Trial)
+        {
+            // Another trial's artifact: only the checkpoint this attempt was assigned to resume from (PBT exploit).
+            var attempt = trial is not null && member.Attempt >= 1 && member.Attempt <= trial.Attempts.Count ? trial.Attempts[member.Attempt - 1] : null;
+            if (attempt is null || attempt.ResumedFromTrial != request.TrialNumber || attempt.ResumedFrom != request.Name)
+                throw new KeyNotFoundException($"attempt {request.AttemptId} was not assigned trial {request.TrialNumber}'s '{request.Name}'");
+            owner = request.TrialNumber;
+            trial = await sweep.GetTrialAsync(owner);
+        }
         if (trial is null || !trial.Artifacts.Any(a => a.Name == request.Name))
-            throw new KeyNotFoundException($"the trial of attempt {request.AttemptId} has no artifact '{request.Name}'");
-        await using var file = artifacts.OpenRead(member.SweepId, member.Trial, request.Name);
+            throw new KeyNotFoundException($"trial {owner} of attempt {request.AttemptId} has no artifact '{request.Name}'");
+        await using var file = artifacts.OpenRead(member.SweepId, owner, request.Name);
         await JobsService.StreamAsync(file, (data, _) => responseStream.WriteAsync(new Proto.ArtifactChunk { Data = data }, context.CancellationToken), context.CancellationToken);
     }
 

@@ -48,6 +48,28 @@ public sealed record TrialRecord
     [Id(12)] public ImmutableList<ArtifactRecord> Artifacts { get; init; } = [];
     /// <summary>W3C trace id shared by every attempt of the trial.</summary>
     [Id(13)] public string TraceId { get; init; } = "";
+    /// <summary>The trial <see cref="Checkpoint"/> belongs to when it is not this one's (PBT copied it).</summary>
+    [Id(14)] public int? CheckpointTrial { get; init; }
+    /// <summary>
+    /// The first attempt after the trial's latest PBT exploit: checkpoints of earlier attempts hold the weights it
+    /// dropped, so they are neither resumed from nor copied.
+    /// </summary>
+    [Id(15)] public int LifeStartAttempt { get; init; }
+    /// <summary>PBT: every exploit of this trial, oldest first.</summary>
+    [Id(16)] public ImmutableList<LineageRecord> Lineage { get; init; } = [];
+}
+
+/// <summary>One PBT exploit: at <see cref="Step"/> the trial copied <see cref="SourceTrial"/>'s checkpoint and changed its parameters.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LineageRecord
+{
+    [Id(0)] public long Step { get; init; }
+    [Id(1)] public int SourceTrial { get; init; }
+    [Id(2)] public required string SourceCheckpoint { get; init; }
+    [Id(3)] public long SourceCheckpointStep { get; init; }
+    [Id(4)] public ImmutableDictionary<string, string> OldParameters { get; init; } = ImmutableDictionary<string, string>.Empty;
+    [Id(5)] public ImmutableDictionary<string, string> NewParameters { get; init; } = ImmutableDictionary<string, string>.Empty;
+    [Id(6)] public DateTime At { get; init; }
 }
 
 /// <summary>One attempt: a gang of members (one per rank), each on its own worker.</summary>
@@ -64,6 +86,8 @@ public sealed record AttemptRecord
     [Id(5)] public DateTime? EndedAt { get; init; }
     [Id(6)] public string? Reason { get; init; }
     [Id(7)] public string? ResumedFrom { get; init; }
+    /// <summary>The trial <see cref="ResumedFrom"/> belongs to when it is not this one's (PBT exploit).</summary>
+    [Id(8)] public int? ResumedFromTrial { get; init; }
 }
 
 /// <summary>Metrics a trial reported at a step.</summary>
@@ -82,6 +106,8 @@ public sealed record ArtifactRecord
     [Id(1)] public required string Kind { get; init; }
     [Id(2)] public long Size { get; init; }
     [Id(3)] public long Step { get; init; }
+    /// <summary>The attempt that uploaded it.</summary>
+    [Id(4)] public int Attempt { get; init; }
 }
 
 /// <summary>How a member's attempt ended, as its worker reported it.</summary>
@@ -137,6 +163,8 @@ public sealed record Assignment
     [Id(13)] public ImmutableDictionary<string, string> Parameters { get; init; } = ImmutableDictionary<string, string>.Empty;
     /// <summary>The worker slot it runs in (its collective port is the worker's plus this).</summary>
     [Id(14)] public int Slot { get; init; }
+    /// <summary>The trial <see cref="ResumeArtifact"/> belongs to when it is another one's (PBT exploit).</summary>
+    [Id(15)] public int? ResumeTrialNumber { get; init; }
 }
 
 /// <summary>Result of reserving a sweep id for a submission.</summary>

@@ -31,6 +31,10 @@ public sealed partial class SweepGrain(
     {
         [Id(0)] public SweepRecord? Sweep { get; init; }
         [Id(1)] public string? SearcherState { get; init; }
+        /// <summary>The early stopper's state (early_stopping other than none).</summary>
+        [Id(2)] public string? StopperState { get; init; }
+        /// <summary>The PBT controller's state: members' current (perturbed) points and the lineage.</summary>
+        [Id(3)] public string? PbtState { get; init; }
     }
 
     private readonly HashSet<ISweepObserver> _watchers = [];
@@ -38,6 +42,8 @@ public sealed partial class SweepGrain(
     private SearchSpace? _space;
     private ISearcher? _searcher;
     private bool _dirty;
+    /// <summary>The searcher, stopper or PBT controller changed since their states were last saved.</summary>
+    private bool _searchDirty;
     private IGrainTimer? _flushTimer;
     private SweepTelemetry? _telemetry;
 
@@ -50,7 +56,7 @@ public sealed partial class SweepGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Sweep is not { } sweep) return;
-        Load(sweep, state.State.SearcherState);
+        Load(sweep, state.State);
         Telemetry.Resume(sweep);
         if (sweep.Status != SweepStatus.Running) return;
         // Queued trials go back to the scheduler (it ignores ones it already holds); running members get one lease
@@ -94,7 +100,8 @@ public sealed partial class SweepGrain(
             },
             SearcherState = searcher.SaveState(),
         };
-        Load(state.State.Sweep, state.State.SearcherState);
+        Load(state.State.Sweep, state.State);
+        _searchDirty = true;
         LogSubmitted(logger, Sweep.Id, name, spec.Budget.MaxTrials);
         await PumpAsync(force: true);
         return true;
@@ -165,6 +172,7 @@ public sealed partial class SweepGrain(
             MembersDone = ImmutableArray.CreateRange(Enumerable.Repeat(false, workers.Length)),
             StartedAt = DateTime.UtcNow,
             ResumedFrom = trial.Checkpoint,
+            ResumedFromTrial = trial.Checkpoint is null ? null : trial.CheckpointTrial,
         };
         trial = trial with { Status = TrialStatus.Running, Attempts = trial.Attempts.Add(attempt) };
         Update(sweep with { Trials = sweep.Trials.SetItem(trialNumber, trial) });
@@ -187,6 +195,7 @@ public sealed partial class SweepGrain(
                 GroupId = group,
                 Devices = spec.Resources.Devices,
                 ResumeArtifact = trial.Checkpoint,
+                ResumeTrialNumber = trial.Checkpoint is null ? null : trial.CheckpointTrial,
                 TraceParent = Telemetry.AttemptTraceParent(trialNumber, attemptNumber) ?? $"00-{trial.TraceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01",
                 TrialSpec = configured,
                 Parameters = trial.Parameters,
@@ -196,11 +205,11 @@ public sealed partial class SweepGrain(
         return assignments.MoveToImmutable();
     }
 
-    public Task ProgressAsync(string memberId, long step, ImmutableDictionary<string, double> metrics)
+    public async Task ProgressAsync(string memberId, long step, ImmutableDictionary<string, double> metrics)
     {
         var id = MemberIds.Parse(memberId);
         if (!TryFind(id, out var trial, out var attempt) || attempt.Status != AttemptStatus.Running || id.Rank != 0)
-            return Task.CompletedTask;
+            return;
         var history = trial.History.Add(new MetricPoint { Step = step, Metrics = metrics });
         if (history.Count > MaxHistory) history = history.RemoveAt(0);
         trial = trial with { Step = Math.Max(trial.Step, step), LastMetrics = trial.LastMetrics.SetItems(metrics), History = history };
@@ -209,7 +218,7 @@ public sealed partial class SweepGrain(
         _dirty = true;
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         foreach (var watcher in _watchers) watcher.Progress(trial.Number, step, metrics);
-        return Task.CompletedTask;
+        await JudgeProgressAsync(trial, attempt, step, metrics);
     }
 
     public async Task ResultAsync(string memberId, MemberResult result)
@@ -271,12 +280,16 @@ public sealed partial class SweepGrain(
     public async Task<bool> ArtifactUploadedAsync(string memberId, ArtifactRecord artifact)
     {
         if (!MemberIds.TryParse(memberId, out var id) || !TryFind(id, out var trial, out _)) return false;
+        artifact = artifact with { Attempt = id.Attempt };
         var index = trial.Artifacts.FindIndex(a => a.Name == artifact.Name);
         trial = trial with { Artifacts = index >= 0 ? trial.Artifacts.SetItem(index, artifact) : trial.Artifacts.Add(artifact) };
-        if (artifact.Kind == ArtifactKinds.Checkpoint && (trial.Checkpoint is null || artifact.Step >= trial.CheckpointStep))
-            trial = trial with { Checkpoint = artifact.Name, CheckpointStep = artifact.Step };
+        // A checkpoint of an attempt from before a PBT exploit holds the weights the trial dropped: kept, never resumed.
+        var current = id.Attempt >= trial.LifeStartAttempt;
+        if (artifact.Kind == ArtifactKinds.Checkpoint && current && (trial.Checkpoint is null || artifact.Step >= trial.CheckpointStep))
+            trial = trial with { Checkpoint = artifact.Name, CheckpointStep = artifact.Step, CheckpointTrial = null };
         Update(Sweep with { Trials = Sweep.Trials.SetItem(trial.Number, trial) });
         await WriteAsync();
+        if (artifact.Kind == ArtifactKinds.Checkpoint && current) await CheckpointUploadedAsync(trial, id.Attempt, artifact);
         return true;
     }
 
@@ -322,6 +335,8 @@ public sealed partial class SweepGrain(
                     Objective = metrics.TryGetValue(spec.Objective.Metric, out var last) ? last : null,
                     Reason = reason,
                 };
+                // The searcher learns from the last value it reached: a stopped trial is a poor one, not a missing one.
+                if (trial.Objective is { } reached) loss = SweepCompletion.Loss(reached, spec.Objective.Goal);
                 break;
             case TrialDecision.Diverge:
                 trial = trial with { Status = TrialStatus.Diverged, LastMetrics = metrics, Reason = reason };
@@ -346,11 +361,12 @@ public sealed partial class SweepGrain(
         }
         if (trial.Status is not (TrialStatus.Queued or TrialStatus.Canceled))
             _searcher!.Observe(trial.Number, loss);
+        if (trial.Status != TrialStatus.Queued) TrialEnded(trial, metrics);
         sweep = sweep with { Trials = sweep.Trials.SetItem(trial.Number, trial) };
         if (RetryPolicy.CountsAsFailure(trial.Status)) sweep = sweep with { FailedTrials = sweep.FailedTrials + 1 };
         if (trial is { Status: TrialStatus.Completed, Objective: { } value } && SweepCompletion.IsBetter(value, sweep.BestObjective, spec.Objective.Goal))
             sweep = sweep with { BestTrial = trial.Number, BestObjective = value };
-        Update(sweep, _searcher!.SaveState());
+        Update(sweep, saveSearch: true);
         LogAttemptEnded(logger, sweep.Id, trial.Number, attempt.Number, status, trial.Status, reason ?? "");
         NotifyTrial(trial);
         await PumpAsync(force: true);
@@ -374,6 +390,7 @@ public sealed partial class SweepGrain(
                     break;
                 }
                 var parameters = _space!.Format(point).ToImmutableDictionary(StringComparer.Ordinal);
+                _searchDirty = true;
                 var errors = new List<SpecError>();
                 var configured = TrialTemplate.TryApply(spec.Trial, parameters, "trial", errors);
                 var trial = new TrialRecord
@@ -391,6 +408,10 @@ public sealed partial class SweepGrain(
                     _searcher.Observe(number, null);
                     sweep = sweep with { FailedTrials = sweep.FailedTrials + 1 };
                 }
+                else
+                {
+                    TrialCreated(number, point);
+                }
                 sweep = sweep with { Trials = sweep.Trials.Add(trial) };
                 created.Add(trial);
             }
@@ -400,7 +421,7 @@ public sealed partial class SweepGrain(
                 var reason = final == SweepStatus.Failed
                     ? $"{sweep.FailedTrials} trials failed, more than budget.max_failed_trials ({spec.Budget.MaxFailedTrials})"
                     : null;
-                Update(sweep, _searcher!.SaveState());
+                Update(sweep, saveSearch: true);
                 if (final == SweepStatus.Failed)
                 {
                     await StopAsync(SweepStatus.Failed, reason!);
@@ -414,7 +435,7 @@ public sealed partial class SweepGrain(
             }
         }
         if (created.Count == 0 && !force) return;
-        Update(sweep, _searcher!.SaveState());
+        Update(sweep, saveSearch: true);
         await WriteAsync();
         foreach (var trial in created)
         {
@@ -453,13 +474,26 @@ public sealed partial class SweepGrain(
     private async Task WriteAsync()
     {
         _dirty = false;
+        if (_searchDirty)
+        {
+            // Saved only when written: the stopper hears every intermediate report, persisted in batches.
+            _searchDirty = false;
+            state.State = state.State with
+            {
+                SearcherState = _searcher!.SaveState(),
+                StopperState = _stopper?.SaveState(),
+                PbtState = _pbt?.SaveState(),
+            };
+        }
         await state.WriteStateAsync();
     }
 
-    private void Update(SweepRecord sweep, string? searcherState = null)
+    /// <param name="saveSearch">The searcher, stopper or PBT controller changed: their states go with the next write.</param>
+    private void Update(SweepRecord sweep, bool saveSearch = false)
     {
         var before = state.State.Sweep;
-        state.State = state.State with { Sweep = sweep, SearcherState = searcherState ?? state.State.SearcherState };
+        state.State = state.State with { Sweep = sweep };
+        _searchDirty |= saveSearch;
         Telemetry.Observe(before, sweep);
     }
 
@@ -487,13 +521,14 @@ public sealed partial class SweepGrain(
     private static TrialRecord Replace(TrialRecord trial, AttemptRecord attempt) =>
         trial with { Attempts = trial.Attempts.SetItem(attempt.Number - 1, attempt) };
 
-    private void Load(SweepRecord sweep, string? searcherState)
+    private void Load(SweepRecord sweep, State saved)
     {
         _spec = Parse(sweep.SpecProto);
         _space = new SearchSpace(_spec.Parameters);
-        _searcher = searcherState is null
+        _searcher = saved.SearcherState is null
             ? SearcherFactory.Create(_spec.Search, _spec.Parameters)
-            : SearcherFactory.Restore(_spec.Search, _spec.Parameters, searcherState);
+            : SearcherFactory.Restore(_spec.Search, _spec.Parameters, saved.SearcherState);
+        LoadStopping(saved);
     }
 
     private static SweepSpec Parse(byte[] specProto) =>

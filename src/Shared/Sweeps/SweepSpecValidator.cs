@@ -34,6 +34,7 @@ public static partial class SweepSpecValidator
         CheckEarlyStopping(e, spec.EarlyStopping, $"{path}.early_stopping");
         CheckBudget(e, spec.Budget, $"{path}.budget", limits);
         CheckResources(e, spec.Resources, $"{path}.resources", limits);
+        CheckCombinations(e, spec, path);
         return e.Errors;
     }
 
@@ -185,7 +186,9 @@ public static partial class SweepSpecValidator
         e.Int($"{path}.candidates", s.Candidates, 1, 100_000);
         e.Int($"{path}.population", s.Population, 2, 10_000);
         e.Int($"{path}.ready_interval", s.ReadyInterval, 1, int.MaxValue);
-        e.Double($"{path}.quantile", s.Quantile, 0, 0.5, exclusive: true);
+        // (0, 0.5]: at most half the population exploits the other half.
+        if (!double.IsFinite(s.Quantile) || s.Quantile <= 0 || s.Quantile > 0.5)
+            e.Add($"{path}.quantile", $"must be > 0 and <= 0.5, got {Number(s.Quantile)}");
         e.Double($"{path}.resample_probability", s.ResampleProbability, 0, 1, exclusive: false);
         if (s.PerturbFactors.Count is 0 or > 16)
             e.Add($"{path}.perturb_factors", $"must hold 1 to 16 factors, got {s.PerturbFactors.Count}");
@@ -227,6 +230,81 @@ public static partial class SweepSpecValidator
         else
             e.Int($"{path}.workers", r.Workers, 1, 1024);
         e.Int($"{path}.devices", r.Devices, 1, 64);
+    }
+
+    /// <summary>
+    /// Rules across sections: settings that are each valid alone but do not work together. Checked on the template
+    /// as written (a parameter may still change training.steps per trial; the template's value is what is judged).
+    /// </summary>
+    private static void CheckCombinations(Checks e, SweepSpec spec, string path)
+    {
+        var search = spec.Search;
+        var stopping = spec.EarlyStopping;
+        var kind = spec.Trial.Kind;
+        if (search.Algorithm == SearchAlgorithms.Pbt)
+        {
+            // PBT multiplies values by perturb_factors (or resamples them): a grid of values cannot be kept.
+            for (var i = 0; i < spec.Parameters.Count; i++)
+            {
+                if (spec.Parameters[i].GridPoints is not null)
+                    e.Add($"{path}.parameters[{i}].grid_points", "only for search.algorithm grid; pbt perturbs values by perturb_factors, off any grid");
+            }
+            if (search.ResampleProbability == 0 && spec.Parameters.Count > 0 && spec.Parameters.All(p => p.Type == ParameterTypes.Categorical))
+                e.Add($"{path}.search.resample_probability", "is 0 with only categorical parameters: pbt explore would never change a parameter (categorical ones are only resampled)");
+            if (stopping.Algorithm != EarlyStoppingAlgorithms.None)
+                e.Add($"{path}.early_stopping.algorithm", $"must be none with search.algorithm pbt, got '{stopping.Algorithm}': pbt replaces its bottom members by copying the top ones instead of stopping them");
+            if (spec.Budget.MaxTrials != search.Population)
+                e.Add($"{path}.budget.max_trials", $"must equal search.population ({search.Population}) with pbt: the population's members are the sweep's trials, got {spec.Budget.MaxTrials}");
+            if (spec.Budget.ParallelTrials < search.Population)
+                e.Add($"{path}.budget.parallel_trials", $"must be >= search.population ({search.Population}) with pbt: members train side by side and copy each other, got {spec.Budget.ParallelTrials}");
+            CheckIntermediateMetric(e, kind, spec.Objective.Metric, $"{path}.search.algorithm", $"{path}.objective.metric", "pbt");
+        }
+        if (stopping.Algorithm is EarlyStoppingAlgorithms.Median or EarlyStoppingAlgorithms.Asha or EarlyStoppingAlgorithms.Hyperband)
+        {
+            var metricField = stopping.Metric is null ? $"{path}.objective.metric" : $"{path}.early_stopping.metric";
+            CheckIntermediateMetric(e, kind, stopping.Metric ?? spec.Objective.Metric, $"{path}.early_stopping.algorithm", metricField, stopping.Algorithm);
+            var steps = kind switch
+            {
+                TrialKinds.Sleep => spec.Trial.Sleep.Reports,
+                TrialKinds.Quadratic => 1,
+                _ => spec.Trial.Training.Steps,
+            };
+            var stepsName = kind == TrialKinds.Sleep ? "trial.sleep.reports" : "trial.training.steps";
+            if (stopping.Algorithm == EarlyStoppingAlgorithms.Median)
+            {
+                if (stopping.MinResource > steps && steps >= 1)
+                    e.Add($"{path}.early_stopping.min_resource", $"must be <= {stepsName} ({steps}), got {stopping.MinResource}: no trial would ever be judged");
+            }
+            else if (stopping.MaxResource is null && steps >= 1 && stopping.MinResource >= steps)
+            {
+                e.Add($"{path}.early_stopping.min_resource", $"must be below {stepsName} ({steps}), the top rung when max_resource is unset, got {stopping.MinResource}");
+            }
+            if (stopping.Algorithm == EarlyStoppingAlgorithms.Hyperband && stopping.Brackets is { } brackets && stopping.MinResource >= 1
+                && stopping.ReductionFactor >= 2 && (stopping.MaxResource ?? steps) is var max && max > stopping.MinResource)
+            {
+                // s_max = floor(log_η(max / min)), as HyperbandStopper computes it.
+                var sMax = 0;
+                for (var r = (long)stopping.MinResource * stopping.ReductionFactor; r <= max; r *= stopping.ReductionFactor) sMax++;
+                if (brackets > sMax + 1)
+                    e.Add($"{path}.early_stopping.brackets", $"must be <= {sMax + 1} (floor(log_η(max_resource / min_resource)) + 1 for η = {stopping.ReductionFactor}), got {brackets}");
+            }
+        }
+    }
+
+    /// <summary>Early stopping and PBT judge a metric reported while the trial runs: the trial kind must report it.</summary>
+    private static void CheckIntermediateMetric(Checks e, string kind, string? metric, string algorithmField, string metricField, string algorithm)
+    {
+        switch (kind)
+        {
+            case TrialKinds.Quadratic:
+                e.Add(algorithmField, $"'{algorithm}' needs an intermediate metric, and quadratic trials report none (only their final objective); use kind sleep or gan, or no {(algorithm == SearchAlgorithms.Pbt ? "pbt" : "early stopping")}");
+                break;
+            case TrialKinds.Sleep when metric != Trials.BuiltinTrials.ObjectiveMetric:
+                e.Add(metricField, $"'{algorithm}' needs an intermediate metric; sleep trials report only '{Trials.BuiltinTrials.ObjectiveMetric}' while they run, got '{metric}'");
+                break;
+            // gan trials report their step metrics (losses) every log interval and their evaluation metrics every
+            // eval_every steps: any metric name the engine reports can be judged.
+        }
     }
 
     private static string Number(double value) => BoundsText.Number(value);

@@ -209,7 +209,10 @@ internal sealed class GanAttempt(WorkerAgent agent, Assign assign) : Attempt(age
     private async Task DownloadAsync(string name, string destination)
     {
         var temp = destination + ".download";
-        using (var call = Agent.Client.DownloadArtifact(new WorkerDownloadRequest { AttemptId = Id, Name = name }, Agent.Headers,
+        var request = new WorkerDownloadRequest { AttemptId = Id, Name = name };
+        // PBT: the checkpoint another member of the sweep wrote, continued here with this Assign's parameters.
+        if (Assign.HasResumeTrialNumber) request.TrialNumber = Assign.ResumeTrialNumber;
+        using (var call = Agent.Client.DownloadArtifact(request, Agent.Headers,
             DateTime.UtcNow + TransferDeadline, Stopping))
         await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {

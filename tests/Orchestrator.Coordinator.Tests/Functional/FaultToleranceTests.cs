@@ -39,7 +39,7 @@ public sealed class FaultToleranceTests
         // since that checkpoint were redone; the bytes it downloaded are that checkpoint's.
         var newest = trial.Artifacts.Where(a => a.Kind == "checkpoint").MaxBy(a => a.Step)!;
         Assert.Equal(newest.Name, resumedAssign.ResumeArtifact);
-        var resumedStep = int.Parse(System.Text.Encoding.UTF8.GetString(second.Resumed[resumedAssign.AttemptId]), System.Globalization.CultureInfo.InvariantCulture);
+        var resumedStep = TestWorker.CheckpointStep(second.Resumed[resumedAssign.AttemptId]);
         Assert.Equal(newest.Step, resumedStep);
     }
 

@@ -184,9 +184,9 @@ public sealed class TestWorker : IAsyncDisposable
         var first = 1;
         if (assign.ResumeArtifact.Length > 0)
         {
-            var bytes = await DownloadAsync(assign.AttemptId, assign.ResumeArtifact);
+            var bytes = await DownloadAsync(assign.AttemptId, assign.ResumeArtifact, assign.HasResumeTrialNumber ? assign.ResumeTrialNumber : null);
             Resumed[assign.AttemptId] = bytes;
-            first = int.Parse(System.Text.Encoding.UTF8.GetString(bytes), CultureInfo.InvariantCulture) + 1;
+            first = CheckpointStep(bytes) + 1;
         }
         try
         {
@@ -198,7 +198,17 @@ public sealed class TestWorker : IAsyncDisposable
                 var progress = new Proto.AttemptProgress { AttemptId = assign.AttemptId, Step = report };
                 progress.Metrics[BuiltinTrials.ObjectiveMetric] = BuiltinTrials.SleepIntermediate(spec.Seed, report, spec.Sleep.Reports);
                 await TrySendAsync(new Proto.WorkerMessage { Progress = progress });
-                if (UploadCheckpoints && assign.Rank == 0) await UploadAsync(assign.AttemptId, report);
+                if (UploadCheckpoints && assign.Rank == 0)
+                {
+                    try
+                    {
+                        await UploadAsync(assign.AttemptId, assign.TrialNumber, report);
+                    }
+                    catch (RpcException)
+                    {
+                        // The coordinator is away (restarting): like a real worker, the trial goes on without this checkpoint.
+                    }
+                }
             }
             var result = new Proto.AttemptResult { AttemptId = assign.AttemptId, Status = Proto.ResultStatus.Completed, Step = spec.Sleep.Reports };
             foreach (var (key, value) in BuiltinTrials.FinalMetrics(spec)) result.FinalMetrics[key] = value;
@@ -221,7 +231,14 @@ public sealed class TestWorker : IAsyncDisposable
         }
     }
 
-    private async Task UploadAsync(string attemptId, int step)
+    /// <summary>A checkpoint's content: "trial &lt;n&gt; step &lt;s&gt;", so that a test can tell whose checkpoint was resumed.</summary>
+    public static string CheckpointContent(int trial, int step) => $"trial {trial} step {step}";
+
+    /// <summary>The step a checkpoint written by <see cref="CheckpointContent"/> was taken at.</summary>
+    public static int CheckpointStep(byte[] content) =>
+        int.Parse(System.Text.Encoding.UTF8.GetString(content).Split(' ')[^1], CultureInfo.InvariantCulture);
+
+    private async Task UploadAsync(string attemptId, int trial, int step)
     {
         using var call = Client().UploadArtifact(cancellationToken: _life.Token);
         await call.RequestStream.WriteAsync(new Proto.ArtifactUpload
@@ -230,15 +247,17 @@ public sealed class TestWorker : IAsyncDisposable
         });
         await call.RequestStream.WriteAsync(new Proto.ArtifactUpload
         {
-            Chunk = new Proto.ArtifactChunk { Data = ByteString.CopyFromUtf8(step.ToString(CultureInfo.InvariantCulture)) },
+            Chunk = new Proto.ArtifactChunk { Data = ByteString.CopyFromUtf8(CheckpointContent(trial, step)) },
         });
         await call.RequestStream.CompleteAsync();
         await call;
     }
 
-    private async Task<byte[]> DownloadAsync(string attemptId, string name)
+    private async Task<byte[]> DownloadAsync(string attemptId, string name, int? trial)
     {
-        using var call = Client().DownloadArtifact(new Proto.WorkerDownloadRequest { AttemptId = attemptId, Name = name }, cancellationToken: _life.Token);
+        var request = new Proto.WorkerDownloadRequest { AttemptId = attemptId, Name = name };
+        if (trial is { } owner) request.TrialNumber = owner;
+        using var call = Client().DownloadArtifact(request, cancellationToken: _life.Token);
         using var buffer = new MemoryStream();
         await foreach (var chunk in call.ResponseStream.ReadAllAsync(_life.Token)) chunk.Data.WriteTo(buffer);
         return buffer.ToArray();
