@@ -7,6 +7,7 @@ var scenarios = new Dictionary<string, Func<string[], int>>
     ["trainer_overhead"] = TrainerOverhead.Run,
     ["allreduce"] = AllReduceBenchmark.Run,
     ["dp_scaling"] = DpScaling.Run,
+    ["telemetry_overhead"] = TelemetryOverhead.Run,
 };
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
 {
