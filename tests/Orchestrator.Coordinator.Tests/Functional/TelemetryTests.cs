@@ -80,6 +80,20 @@ public sealed class TelemetryTests
         Assert.Contains("http_server_request_duration_seconds", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task With_tokens_on_the_dashboard_data_endpoints_refuse_requests_without_the_api_token()
+    {
+        await using var host = await CoordinatorHost.StartAsync(apiToken: "api-secret", joinToken: "join-secret");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.HttpPort}") };
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync("/api/dashboard/sweeps")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync("/api/dashboard/sweeps/x?token=join-secret")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/api/dashboard/sweeps?token=api-secret")).StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/dashboard/sweeps");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "api-secret");
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.SendAsync(request)).StatusCode);
+    }
+
     private static string? Tag(Activity activity, string key) => activity.GetTagItem(key) switch
     {
         null => null,
