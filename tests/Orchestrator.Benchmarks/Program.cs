@@ -8,6 +8,7 @@ var scenarios = new Dictionary<string, Func<string[], int>>
     ["allreduce"] = AllReduceBenchmark.Run,
     ["dp_scaling"] = DpScaling.Run,
     ["sweep_overhead"] = SweepOverhead.Run,
+    ["telemetry_overhead"] = TelemetryOverhead.Run,
 };
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
 {

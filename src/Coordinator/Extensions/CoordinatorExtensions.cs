@@ -6,6 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Orchestrator.Coordinator.Api;
 using Orchestrator.Coordinator.Artifacts;
+using Orchestrator.Coordinator.Dashboard;
 using Orchestrator.Coordinator.Grains;
 using Orchestrator.Coordinator.Storage;
 using Orchestrator.Coordinator.Telemetry;
@@ -34,6 +35,7 @@ public static partial class CoordinatorExtensions
 
         builder.AddServiceDefaults(TelemetryNames.CoordinatorService);
         builder.Services.AddSingleton<CoordinatorTelemetry>();
+        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoints(kestrel, options));
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
 
@@ -66,6 +68,8 @@ public static partial class CoordinatorExtensions
         app.MapPrometheusEndpoint().RequireHost($"*:{options.HttpPort}");
         // Created now so that the gauges exist from the first scrape, not from the first sweep.
         app.Services.GetRequiredService<CoordinatorTelemetry>();
+        // HTTP/1.1 is spoken on the HTTP port (and on the gRPC port with TLS, where ALPN lets both share it).
+        app.MapDashboardData();
         if (!options.Secured)
             LogLoopbackOnly(app.Logger, options.GrpcPort, options.HttpPort);
         return app;

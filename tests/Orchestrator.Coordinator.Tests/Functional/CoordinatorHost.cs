@@ -40,7 +40,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
     public const double LeaseSeconds = 1.5;
 
     public static async Task<CoordinatorHost> StartAsync(string? directory = null, int? grpcPort = null,
-        string? apiToken = null, string? joinToken = null, IDictionary<string, string?>? settings = null)
+        string? apiToken = null, string? joinToken = null, IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         directory ??= System.IO.Directory.CreateTempSubdirectory("coordinator-").FullName;
         var port = grpcPort ?? FreePort();
@@ -64,6 +65,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
         builder.Configuration.AddInMemoryCollection(config);
         builder.AddCoordinator();
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapCoordinator();
         await app.StartAsync();
