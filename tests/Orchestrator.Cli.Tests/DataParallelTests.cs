@@ -157,7 +157,7 @@ public sealed class DataParallelTests : IDisposable
             {
                 Assert.Equal(1, survivor.WaitForExit(TimeSpan.FromMinutes(1)));
                 Assert.Matches(@"failed at step \d+/1000000: after training step \d+: Collective #\d+ on rank \d of group", survivor.Output);
-                Assert.Contains("rank 2", survivor.Output);
+                Assert.True(survivor.Output.Contains("rank 2", StringComparison.Ordinal), survivor.Output);
             }
             // A bound on correctness (the configured timeout plus process exit), not a speed expectation.
             Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"survivors took {killed.Elapsed} to fail");

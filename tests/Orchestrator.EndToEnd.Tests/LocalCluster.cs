@@ -87,7 +87,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null) =>
         Start($"worker:{id}",
             ["worker", "--coordinator", coordinator ?? Coordinator, "--worker-id", id, "--slots", $"{slots}",
-             "--collective-port", $"{FreePortRange(slots)}", "--work-dir", Path.Combine(Root, "workers", id)], environment);
+             "--collective-port", $"{FreePortRange(slots)}", "--metrics-port", $"{FreePort()}", "--work-dir", Path.Combine(Root, "workers", id)], environment);
 
     private Node Start(string name, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {

@@ -64,7 +64,17 @@ public static class WorkerCommand
                 Console.Error.WriteLine("error: --metrics-port must be 0 to 65535 and --metrics-host an IP address");
                 return ExitCodes.Usage;
             }
-            await using var telemetry = await StartTelemetryAsync(options.WorkerId, metricsAddress, parse.GetValue(metricsPort), cancellationToken);
+            WebApplication telemetryHost;
+            try
+            {
+                telemetryHost = await StartTelemetryAsync(options.WorkerId, metricsAddress, parse.GetValue(metricsPort), cancellationToken);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"error: cannot serve metrics on {metricsAddress}:{parse.GetValue(metricsPort)} ({e.Message}); another worker on this host? Pass --metrics-port with a free port, or 0 for none");
+                return ExitCodes.Usage;
+            }
+            await using var telemetry = telemetryHost;
             var logging = telemetry.Services.GetRequiredService<ILoggerFactory>();
             await using var agent = new WorkerAgent(options, logging.CreateLogger("orchestrator.worker"));
             try

@@ -176,6 +176,8 @@ public sealed partial class SweepGrain(
         };
         trial = trial with { Status = TrialStatus.Running, Attempts = trial.Attempts.Add(attempt) };
         Update(sweep with { Trials = sweep.Trials.SetItem(trialNumber, trial) });
+        // Persisted before any member is assigned: attempt numbers name members and their collective group, and a
+        // number reused after a crash could let a stale member join the new attempt's group.
         await WriteAsync();
         NotifyTrial(trial);
         var group = MemberIds.Group(sweep.Id, trialNumber, attemptNumber);
@@ -215,8 +217,7 @@ public sealed partial class SweepGrain(
         trial = trial with { Step = Math.Max(trial.Step, step), LastMetrics = trial.LastMetrics.SetItems(metrics), History = history };
         Update(Sweep with { Trials = Sweep.Trials.SetItem(trial.Number, trial) });
         // Progress is persisted in batches (every state change writes at once anyway), not once per report.
-        _dirty = true;
-        _flushTimer ??= this.RegisterGrainTimer(FlushAsync, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        Defer();
         foreach (var watcher in _watchers) watcher.Progress(trial.Number, step, metrics);
         await JudgeProgressAsync(trial, attempt, step, metrics);
     }
@@ -288,7 +289,10 @@ public sealed partial class SweepGrain(
         if (artifact.Kind == ArtifactKinds.Checkpoint && current && (trial.Checkpoint is null || artifact.Step >= trial.CheckpointStep))
             trial = trial with { Checkpoint = artifact.Name, CheckpointStep = artifact.Step, CheckpointTrial = null };
         Update(Sweep with { Trials = Sweep.Trials.SetItem(trial.Number, trial) });
-        await WriteAsync();
+        // A checkpoint is what a retry resumes from: persisted before the upload is acknowledged. Sample grids and
+        // metrics files can wait for the next write.
+        if (artifact.Kind == ArtifactKinds.Checkpoint) await WriteAsync();
+        else Defer();
         if (artifact.Kind == ArtifactKinds.Checkpoint && current) await CheckpointUploadedAsync(trial, id.Attempt, artifact);
         return true;
     }
@@ -470,6 +474,13 @@ public sealed partial class SweepGrain(
     }
 
     private Task FlushAsync(CancellationToken cancellationToken) => _dirty ? WriteAsync() : Task.CompletedTask;
+
+    /// <summary>Marks the state for the flush timer (within a second) or the next write, whichever comes first.</summary>
+    private void Defer()
+    {
+        _dirty = true;
+        _flushTimer ??= this.RegisterGrainTimer(FlushAsync, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
 
     private async Task WriteAsync()
     {

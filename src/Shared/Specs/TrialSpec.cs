@@ -55,8 +55,7 @@ public sealed record DataSpec
         if (GlobalBatchSize is not { } global) return BatchSize;
         if (global % worldSize != 0 || global < worldSize)
             throw new ArgumentException(
-                $"data.global_batch_size {global} is not a multiple of the world size {worldSize}; set a multiple of {worldSize}, or set data.batch_size (per replica) instead",
-                nameof(worldSize));
+                $"data.global_batch_size {global} is not a multiple of the world size {worldSize}; set a multiple of {worldSize}, or set data.batch_size (per replica) instead");
         return global / worldSize;
     }
 
