@@ -9,6 +9,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_on_every_rank_naming_the_world_size_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
@@ -35,6 +36,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_the_layout_fingerprint_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 4);
@@ -57,6 +59,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_the_chunk_size_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 2);
@@ -71,6 +74,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_both_group_ids_when_they_differ(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
@@ -129,6 +133,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task A_new_group_forms_on_the_same_transports_after_one_failed(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
