@@ -44,59 +44,91 @@ public sealed class RingAllReduce
             sequence,
             (long)buffer.Length * sizeof(float));
         using var bytes = new FloatByteMemory(buffer);
-        // One count per reduced chunk: the sender may forward chunk c of step g only after it was received at g - 1.
-        using var reduced = new SemaphoreSlim(0);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task send = SendAllAsync(plan, bytes.Memory, reduced, stop.Token);
-        Task receive = ReceiveAllAsync(plan, buffer, op, reduced, stop.Token);
-        await PairedLoops.WhenBothAsync(send, receive, stop).ConfigureAwait(false);
+        Task own = SendOwnSegmentAsync(plan, bytes.Memory, stop.Token);
+        Task rest = ReceiveAndForwardAsync(plan, buffer, bytes.Memory, op, own, stop.Token);
+        await PairedLoops.WhenBothAsync(own, rest, stop).ConfigureAwait(false);
     }
 
-    private async Task SendAllAsync(Plan plan, Memory<byte> bytes, SemaphoreSlim reduced, CancellationToken cancellationToken)
+    /// <summary>Step 0: this rank's own segment, every chunk at once; nothing to wait for.</summary>
+    private async Task SendOwnSegmentAsync(Plan plan, Memory<byte> bytes, CancellationToken cancellationToken)
     {
-        int n = _ring.WorldSize;
-        int chunks = plan.Layout.ChunksPerSegment;
-        int frames = 2 * (n - 1) * chunks;
-        for (int frame = 0; frame < frames; frame++)
+        for (int chunk = 0; chunk < plan.Layout.ChunksPerSegment; chunk++)
         {
-            int step = frame / chunks;
-            if (step > 0)
-            {
-                await reduced.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step, n), frame % chunks);
-            await _ring.SendAsync(
-                plan.Header(frame),
-                bytes.Slice(offset * sizeof(float), count * sizeof(float)),
-                cancellationToken).ConfigureAwait(false);
+            var (offset, count) = plan.Layout.Chunk(_ring.Rank, chunk);
+            await _ring.SendAsync(plan.Header(chunk), bytes.Slice(offset * sizeof(float), count * sizeof(float)), cancellationToken)
+                .ConfigureAwait(false);
         }
     }
 
-    private async Task ReceiveAllAsync(
-        Plan plan, Memory<float> buffer, ReduceOp op, SemaphoreSlim reduced, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every later step: receives a chunk, reduces (or, in the all-gather, copies) it into place, and forwards it,
+    /// since the chunk received at step g is the one sent at step g + 1.
+    /// </summary>
+    /// <remarks>
+    /// One forward is in flight while the next chunk is received and reduced: the same overlap as a separate send
+    /// loop signalled per chunk (what this replaced), without its semaphore wait, whose continuation cost a
+    /// thread-pool hop and an allocation per chunk. Sends still go out in frame order: the forwards follow the
+    /// receives' order, and the first waits for step 0. A region is never written while a send of it is in flight:
+    /// a segment received at step g is sent at g + 1 and received (written) next at step g + n, after that send was
+    /// awaited; this rank's own segment, sent at step 0, is first written at step n - 1.
+    /// </remarks>
+    private async Task ReceiveAndForwardAsync(
+        Plan plan, Memory<float> buffer, Memory<byte> bytes, ReduceOp op, Task ownSent, CancellationToken cancellationToken)
     {
         int n = _ring.WorldSize;
         int chunks = plan.Layout.ChunksPerSegment;
         int frames = 2 * (n - 1) * chunks;
-        for (int frame = 0; frame < frames; frame++)
+        ValueTask forwarding = default;
+        bool ownDone = false;
+        try
         {
-            int step = frame / chunks;
-            var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step - 1, n), frame % chunks);
-            PeerFrame received = await _ring.ReceiveAsync(plan.Header(frame), count * sizeof(float), cancellationToken)
-                .ConfigureAwait(false);
+            for (int frame = 0; frame < frames; frame++)
+            {
+                int step = frame / chunks;
+                var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step - 1, n), frame % chunks);
+                PeerFrame received = await _ring.ReceiveAsync(plan.Header(frame), count * sizeof(float), cancellationToken)
+                    .ConfigureAwait(false);
+                try
+                {
+                    Apply(buffer.Span.Slice(offset, count), received.Payload.Span, step, n, op);
+                }
+                finally
+                {
+                    received.Release();
+                }
+                int next = frame + chunks;
+                if (next < frames)
+                {
+                    if (!ownDone)
+                    {
+                        await ownSent.ConfigureAwait(false);
+                        ownDone = true;
+                    }
+                    // Taken out before awaiting: a pooled ValueTask must be awaited exactly once, failure or not.
+                    ValueTask previous = forwarding;
+                    forwarding = default;
+                    await previous.ConfigureAwait(false);
+                    forwarding = _ring.SendAsync(
+                        plan.Header(next), bytes.Slice(offset * sizeof(float), count * sizeof(float)), cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            // The caller's buffer must not be handed back while the kernel may still read it. A send to a failed
+            // group ends when the group's teardown closes the link, so this wait is bounded.
             try
             {
-                Apply(buffer.Span.Slice(offset, count), received.Payload.Span, step, n, op);
+                await forwarding.ConfigureAwait(false);
             }
-            finally
+            catch (Exception)
             {
-                received.Release();
+                // The first failure is the one reported.
             }
-            if (frame + chunks < frames)
-            {
-                reduced.Release();
-            }
+            throw;
         }
+        await forwarding.ConfigureAwait(false);
     }
 
     private static void Apply(Span<float> destination, ReadOnlySpan<byte> source, int step, int n, ReduceOp op)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
@@ -9,8 +8,9 @@ namespace Orchestrator.Worker.Collectives;
 /// </summary>
 /// <remarks>
 /// The hot path allocates nothing per chunk: sends write a header into a per-link buffer and hand the caller's
-/// payload to the kernel as it is; receives read a chunk's payload straight into an array rented from the shared
-/// pool (the frame's <see cref="PeerFrame.Release"/> returns it), and both async paths use pooled state machines.
+/// payload to the kernel as it is; receives read a chunk's payload straight into an array rented from the
+/// transport's payload pool (the frame's <see cref="PeerFrame.Release"/> returns it), and both async paths use
+/// pooled state machines.
 /// Sending and receiving are independent (one socket operation of each kind may be pending at once), so a rank
 /// streams to its right-hand neighbour while its group's reader drains the left-hand one.
 /// </remarks>
@@ -253,17 +253,18 @@ internal sealed class TcpLink : IPeerLink
                 {
                     return PeerFrame.ForChunk(header.Chunk, ReadOnlyMemory<byte>.Empty);
                 }
-                byte[] pooled = ArrayPool<byte>.Shared.Rent(header.BodyBytes);
+                var pool = _owner.PayloadPool;
+                byte[] pooled = pool.Rent(header.BodyBytes);
                 try
                 {
                     await ReadExactAsync(pooled.AsMemory(0, header.BodyBytes), cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
-                    ArrayPool<byte>.Shared.Return(pooled);
+                    pool.Return(pooled);
                     throw;
                 }
-                return PeerFrame.ForPooledChunk(header.Chunk, pooled, header.BodyBytes);
+                return PeerFrame.ForPooledChunk(header.Chunk, pooled, header.BodyBytes, pool);
             }
             var body = new byte[header.BodyBytes];
             await ReadExactAsync(body, cancellationToken).ConfigureAwait(false);
