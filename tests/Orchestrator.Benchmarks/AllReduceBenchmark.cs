@@ -21,10 +21,16 @@ namespace Orchestrator.Benchmarks;
 /// </summary>
 public static class AllReduceBenchmark
 {
-    private static readonly string[] Methods = ["tcp", "grpc", "raw"];
+    private static string[] Methods = ["tcp", "grpc", "raw"];
 
     public static int Run(string[] args)
     {
+        // --methods tcp,raw: a subset, for profiling one of them; the figures need all three.
+        int methods = Array.IndexOf(args, "--methods");
+        if (methods >= 0 && methods + 1 < args.Length)
+        {
+            Methods = args[methods + 1].Split(',');
+        }
         int rank = Options.Int(args, "--rank", -1);
         return rank >= 0 ? RunRankAsync(args, rank).GetAwaiter().GetResult() : RunParentAsync(args).GetAwaiter().GetResult();
     }
@@ -53,6 +59,18 @@ public static class AllReduceBenchmark
             verified &= results.All(r => r.Verified);
             double factor = 2.0 * (ranks - 1) / ranks;
             Console.WriteLine($"{ranks} processes:");
+            if (Methods.Length < 3)
+            {
+                for (int s = 0; s < sizesMb.Length; s++)
+                {
+                    foreach (string method in Methods)
+                    {
+                        Console.WriteLine($"  {sizesMb[s]} MB {method}: {Median(SlowestPerRound(results, r => r.Ms[s][method])):F1} ms, " +
+                            $"CPU {Median(TotalPerRound(results, r => r.CpuMs[s][method])):F1} ms (all ranks)");
+                    }
+                }
+                continue;
+            }
             for (int s = 0; s < sizesMb.Length; s++)
             {
                 long bytes = (long)sizesMb[s] * 1024 * 1024;
@@ -66,16 +84,21 @@ public static class AllReduceBenchmark
                     point[$"{method}_ms"] = Math.Round(ms, 3);
                     point[$"{method}_algbw_gbps"] = Math.Round(algbw, 4);
                     point[$"{method}_busbw_gbps"] = Math.Round(algbw * factor, 4);
+                    // CPU time of all ranks together: what each costs the machine, much less sensitive to the
+                    // other work on a shared machine than wall time.
+                    point[$"{method}_cpu_ms"] = Math.Round(Median(TotalPerRound(results, r => r.CpuMs[s][method])), 1);
                 }
                 point["ring_efficiency"] = Math.Round(busbw["tcp"] / busbw["raw"], 4);
                 point["ring_efficiency_grpc"] = Math.Round(busbw["grpc"] / busbw["raw"], 4);
                 // The same ratio round by round (each round's three runs are side by side), then its median.
                 point["ring_efficiency_round_median"] = Math.Round(Median(RoundRatios(results, s, "tcp")), 4);
+                point["cpu_ratio_raw_to_tcp"] = Math.Round((double)point["raw_cpu_ms"] / (double)point["tcp_cpu_ms"], 4);
                 points.Add(point);
                 Console.WriteLine($"  {sizesMb[s],4} MB: ring/TCP {point["tcp_ms"],9} ms busbw {point["tcp_busbw_gbps"],7} GB/s | " +
                     $"ring/gRPC {point["grpc_ms"],9} ms busbw {point["grpc_busbw_gbps"],7} GB/s | " +
                     $"raw {point["raw_ms"],9} ms busbw {point["raw_busbw_gbps"],7} GB/s | " +
-                    $"efficiency TCP {point["ring_efficiency"]} (per-round median {point["ring_efficiency_round_median"]}), gRPC {point["ring_efficiency_grpc"]}");
+                    $"efficiency TCP {point["ring_efficiency"]} (per-round median {point["ring_efficiency_round_median"]}), gRPC {point["ring_efficiency_grpc"]} | " +
+                    $"CPU ms (all ranks) TCP {point["tcp_cpu_ms"]}, gRPC {point["grpc_cpu_ms"]}, raw {point["raw_cpu_ms"]}");
                 if (ranks == 4 && sizesMb[s] == 64)
                 {
                     figures["ring_efficiency"] = point["ring_efficiency"];
@@ -124,7 +147,7 @@ public static class AllReduceBenchmark
                 children.Add(StartChild(
                     ["allreduce", "--rank", $"{r}", "--ranks", $"{ranks}", "--mb", string.Join(',', sizesMb),
                         "--rounds", $"{rounds}", "--warmup", $"{warmup}", "--chunk-kb", $"{chunkKb}",
-                        "--latency-iters", $"{latencyIterations}", "--group", groupId]));
+                        "--latency-iters", $"{latencyIterations}", "--methods", string.Join(',', Methods), "--group", groupId]));
             }
             // Each child binds port 0 for its three servers and reports them; all then get the full endpoint lists.
             var endpoints = new string[3][];
@@ -206,12 +229,15 @@ public static class AllReduceBenchmark
         // The raw ring moves the same number of bytes from a buffer of its own; it never looks at them.
         var rawBytes = new byte[buffer.Length * sizeof(float)];
         var ms = new List<Dictionary<string, double[]>>();
+        var cpuMs = new List<Dictionary<string, double[]>>();
         double allocatedPerCall = 0;
+        using var self = Process.GetCurrentProcess();
         foreach (int mb in sizesMb)
         {
             int count = mb * 1024 * 1024 / sizeof(float);
             int sizeRounds = mb <= 4 ? 3 * rounds : mb >= 256 ? Math.Max(3, rounds - 2) : rounds;
             var times = Methods.ToDictionary(m => m, _ => new List<double>());
+            var cpu = Methods.ToDictionary(m => m, _ => new List<double>());
             long allocated = 0;
             for (int round = 0; round < warmup + sizeRounds; round++)
             {
@@ -220,6 +246,8 @@ public static class AllReduceBenchmark
                     string method = Methods[(round + turn) % Methods.Length];
                     await tcpGroup.BarrierAsync();
                     long before = GC.GetTotalAllocatedBytes(precise: true);
+                    self.Refresh();
+                    var cpuBefore = self.TotalProcessorTime;
                     var sw = Stopwatch.StartNew();
                     switch (method)
                     {
@@ -234,9 +262,12 @@ public static class AllReduceBenchmark
                             break;
                     }
                     double elapsed = sw.Elapsed.TotalMilliseconds;
+                    self.Refresh();
+                    double cpuElapsed = (self.TotalProcessorTime - cpuBefore).TotalMilliseconds;
                     if (round >= warmup)
                     {
                         times[method].Add(elapsed);
+                        cpu[method].Add(cpuElapsed);
                         if (method == "tcp")
                         {
                             allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
@@ -249,6 +280,7 @@ public static class AllReduceBenchmark
                 allocatedPerCall = (double)allocated / sizeRounds;
             }
             ms.Add(times.ToDictionary(t => t.Key, t => t.Value.ToArray()));
+            cpuMs.Add(cpu.ToDictionary(t => t.Key, t => t.Value.ToArray()));
         }
 
         var latency = new Dictionary<string, double[]>();
@@ -284,7 +316,7 @@ public static class AllReduceBenchmark
         await tcpGroup.AllReduceAsync(buffer, ReduceOp.Average);
         await grpcGroup.AllReduceAsync(buffer, ReduceOp.Average);
         bool verified = Verify(buffer, ranks) && one[0] == (ranks + 1) / 2f;
-        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new RankResult(rank, [.. ms], latency, allocatedPerCall, verified)));
+        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new RankResult(rank, [.. ms], [.. cpuMs], latency, allocatedPerCall, verified)));
         return verified ? 0 : 1;
     }
 
@@ -358,6 +390,9 @@ public static class AllReduceBenchmark
     private static double[] SlowestPerRound(List<RankResult> results, Func<RankResult, double[]> times) =>
         Enumerable.Range(0, times(results[0]).Length).Select(round => results.Max(r => times(r)[round])).ToArray();
 
+    private static double[] TotalPerRound(List<RankResult> results, Func<RankResult, double[]> values) =>
+        Enumerable.Range(0, values(results[0]).Length).Select(round => results.Sum(r => values(r)[round])).ToArray();
+
     /// <summary>Raw time / ring time per round, both the slowest rank's: busbw ratios of runs made side by side.</summary>
     private static double[] RoundRatios(List<RankResult> results, int size, string method)
     {
@@ -373,10 +408,12 @@ public static class AllReduceBenchmark
     }
 
     /// <param name="Ms">Per size, per method, each measured round's milliseconds.</param>
+    /// <param name="CpuMs">Per size, per method, the process's CPU time (user + system) in each measured round.</param>
     /// <param name="LatencyUs">Per method, each 4-byte all-reduce's microseconds.</param>
     private sealed record RankResult(
         int Rank,
         Dictionary<string, double[]>[] Ms,
+        Dictionary<string, double[]>[] CpuMs,
         Dictionary<string, double[]> LatencyUs,
         double TcpAllocatedBytesPerCall,
         bool Verified);

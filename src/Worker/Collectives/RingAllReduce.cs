@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Orchestrator.Worker.Collectives;
@@ -44,6 +45,12 @@ public sealed class RingAllReduce
             sequence,
             (long)buffer.Length * sizeof(float));
         using var bytes = new FloatByteMemory(buffer);
+        // All-gather chunks are read straight into place where the transport can (TCP): one copy fewer per byte. A
+        // placed read of a failed collective ends when the group's teardown closes the link, so this scope's
+        // disposal, which waits for it, is bounded by the group's timeout.
+        await using var placement = _ring is IChunkPlacementHost host
+            ? host.Place(new AllGatherPlacement(plan, _ring.Rank, n, bytes.Memory))
+            : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task own = SendOwnSegmentAsync(plan, bytes.Memory, stop.Token);
         Task rest = ReceiveAndForwardAsync(plan, buffer, bytes.Memory, op, own, stop.Token);
@@ -136,8 +143,12 @@ public sealed class RingAllReduce
         Debug.Assert(source.Length == destination.Length * sizeof(float));
         if (step >= n - 1)
         {
-            // All-gather: the chunk is final, reduced by its last rank.
-            source.CopyTo(MemoryMarshal.AsBytes(destination));
+            // All-gather: the chunk is final, reduced by its last rank; a transport that placed it is done already.
+            var target = MemoryMarshal.AsBytes(destination);
+            if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target)))
+            {
+                source.CopyTo(target);
+            }
         }
         else if (step == n - 2 && op == ReduceOp.Average)
         {
@@ -154,5 +165,28 @@ public sealed class RingAllReduce
     private readonly record struct Plan(RingLayout Layout, CollectiveKind Kind, long Sequence, long TotalBytes)
     {
         public ChunkHeader Header(int index) => new(Sequence, index, Kind, TotalBytes, 0);
+    }
+
+    /// <summary>
+    /// Tells the link where each all-gather chunk of this collective goes. Safe to write there as soon as the chunk
+    /// arrives, however far the reader runs ahead: a final chunk of segment s can only exist once this rank's own
+    /// contribution to s has left its buffer (every rank's term is in the sum), and nothing in this collective
+    /// writes segment s after its all-gather chunk.
+    /// </summary>
+    private sealed class AllGatherPlacement(Plan plan, int rank, int n, Memory<byte> bytes) : IChunkPlacement
+    {
+        public Memory<byte> TargetFor(in ChunkHeader header, int payloadBytes)
+        {
+            int chunks = plan.Layout.ChunksPerSegment;
+            int frame = header.Index;
+            if (header != plan.Header(frame) || frame < (n - 1) * chunks || frame >= 2 * (n - 1) * chunks)
+            {
+                return Memory<byte>.Empty;
+            }
+            var (offset, count) = plan.Layout.Chunk(Mod(rank - frame / chunks - 1, n), frame % chunks);
+            return count * sizeof(float) == payloadBytes
+                ? bytes.Slice(offset * sizeof(float), payloadBytes)
+                : Memory<byte>.Empty;
+        }
     }
 }

@@ -14,7 +14,7 @@ namespace Orchestrator.Worker.Collectives;
 /// Sending and receiving are independent (one socket operation of each kind may be pending at once), so a rank
 /// streams to its right-hand neighbour while its group's reader drains the left-hand one.
 /// </remarks>
-internal sealed class TcpLink : IPeerLink
+internal sealed class TcpLink : IPeerLink, IPlacingLink
 {
     // Headers and small frames are read through this buffer, so one receive call picks up several of them; the part
     // of a payload beyond what it already holds is read straight into the payload's own array.
@@ -31,6 +31,10 @@ internal sealed class TcpLink : IPeerLink
     private readonly byte[] _sendBuffer = new byte[TcpWire.Preamble.Length + TcpWire.HeaderBytes + CoalesceBytes];
     private readonly byte[] _receiveBuffer = new byte[ReceiveBufferBytes];
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Held by the reader while it reads a payload into a placement's memory, and by Place's scope while it ends:
+    // once the scope's disposal returns, nothing writes into the collective's buffer any more.
+    private readonly SemaphoreSlim _placing = new(1, 1);
+    private IChunkPlacement? _placement;
     private int _receiveStart;
     private int _receiveEnd;
     private bool _preambleSent;
@@ -64,6 +68,13 @@ internal sealed class TcpLink : IPeerLink
         }
         // Control frames are rare (setup, heartbeats, farewells): they may allocate.
         return SendCoreAsync(TcpFrameType.Control, default, TcpWire.EncodeControl(frame), cancellationToken);
+    }
+
+    public IAsyncDisposable Place(IChunkPlacement placement)
+    {
+        ArgumentNullException.ThrowIfNull(placement);
+        Volatile.Write(ref _placement, placement);
+        return new PlacementScope(this, placement);
     }
 
     /// <summary>Answers a handshake with a refusal: <paramref name="final"/> when retrying cannot help.</summary>
@@ -253,6 +264,23 @@ internal sealed class TcpLink : IPeerLink
                 {
                     return PeerFrame.ForChunk(header.Chunk, ReadOnlyMemory<byte>.Empty);
                 }
+                if (Volatile.Read(ref _placement) is not null && _placing.Wait(0))
+                {
+                    try
+                    {
+                        // Read again under the gate: a scope that ended before we took it has cleared it.
+                        var target = Volatile.Read(ref _placement)?.TargetFor(header.Chunk, header.BodyBytes) ?? default;
+                        if (target.Length == header.BodyBytes)
+                        {
+                            await ReadExactAsync(target, cancellationToken).ConfigureAwait(false);
+                            return PeerFrame.ForChunk(header.Chunk, target);
+                        }
+                    }
+                    finally
+                    {
+                        _placing.Release();
+                    }
+                }
                 var pool = _owner.PayloadPool;
                 byte[] pooled = pool.Rent(header.BodyBytes);
                 try
@@ -367,5 +395,17 @@ internal sealed class TcpLink : IPeerLink
     {
         Interlocked.Exchange(ref _receiveBroken, 1);
         _receiveEnded.TrySetResult();
+    }
+
+    /// <summary>Ends a placement: later chunks go to pooled arrays, and a placed read in progress is waited for.</summary>
+    private sealed class PlacementScope(TcpLink link, IChunkPlacement placement) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Interlocked.CompareExchange(ref link._placement, null, placement);
+            // A read in progress ends with its data, or when the link breaks (a failed group's teardown closes it).
+            await link._placing.WaitAsync().ConfigureAwait(false);
+            link._placing.Release();
+        }
     }
 }
