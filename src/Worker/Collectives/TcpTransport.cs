@@ -19,12 +19,9 @@ namespace Orchestrator.Worker.Collectives;
 public sealed class TcpTransport : ICollectiveTransport
 {
     private const int Backlog = 512;
-    // Received payloads wait in the group's queue until the ring consumes them, so a fast left-hand neighbour can
-    // have many in flight. The shared pool keeps only a few arrays per size and core and drops them on gen-2
-    // collections: the allreduce benchmark measured about 3 MB of fresh 1 MiB arrays per 64 MB all-reduce with it
-    // (large-object-heap allocations that in turn bring on the gen-2 collections). This pool keeps up to this many
-    // arrays per size class, for the life of the transport.
-    private const int PayloadArraysPerSize = 32;
+    // What a transport keeps for received payloads (see PayloadPool): 64 one-MiB chunks, the reduce-scatter of a
+    // 64 MB all-reduce over 4 ranks with room to spare; bigger collectives allocate the rest.
+    private const long PayloadPoolBytes = 64L * 1024 * 1024;
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LastRetryDelay = TimeSpan.FromMilliseconds(250);
     // After the caller gives up, an answer already on its way still gets this long (see ConnectAsync).
@@ -57,7 +54,7 @@ public sealed class TcpTransport : ICollectiveTransport
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Where links rent the arrays that received chunk payloads live in.</summary>
-    internal ArrayPool<byte> PayloadPool { get; } = ArrayPool<byte>.Create(TcpWire.MaxChunkBytes, PayloadArraysPerSize);
+    internal ArrayPool<byte> PayloadPool { get; } = new PayloadPool(TcpWire.MaxChunkBytes, PayloadPoolBytes);
 
     /// <summary>Listens on <paramref name="host"/> (an IP address, or "localhost") and <paramref name="port"/> (0: any free port).</summary>
     public static Task<TcpTransport> StartAsync(string host, int port, CancellationToken cancellationToken = default)
