@@ -315,6 +315,7 @@ public static class AllReduceBenchmark
 
         await tcpGroup.AllReduceAsync(buffer, ReduceOp.Average);
         await grpcGroup.AllReduceAsync(buffer, ReduceOp.Average);
+        await tcpGroup.AllReduceAsync(one, ReduceOp.Average);
         bool verified = Verify(buffer, ranks) && one[0] == (ranks + 1) / 2f;
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(new RankResult(rank, [.. ms], [.. cpuMs], latency, allocatedPerCall, verified)));
         return verified ? 0 : 1;
