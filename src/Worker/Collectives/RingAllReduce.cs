@@ -45,11 +45,13 @@ public sealed class RingAllReduce
             sequence,
             (long)buffer.Length * sizeof(float));
         using var bytes = new FloatByteMemory(buffer);
-        // All-gather chunks are read straight into place where the transport can (TCP): one copy fewer per byte. A
-        // placed read of a failed collective ends when the group's teardown closes the link, so this scope's
-        // disposal, which waits for it, is bounded by the group's timeout.
+        // Chunks are applied as they come off the socket where the transport can (TCP): all-gather chunks read
+        // straight into place (one copy fewer per byte), reduce-scatter chunks added in cache-sized pieces (no
+        // pooled payload that has gone cold by the time the ring gets to it). A placed read of a failed
+        // collective ends when the group's teardown closes the link, so this scope's disposal, which waits for
+        // it, is bounded by the group's timeout.
         await using var placement = _ring is IChunkPlacementHost host
-            ? host.Place(new AllGatherPlacement(plan, _ring.Rank, n, bytes.Memory))
+            ? host.Place(new RingPlacement(plan, _ring.Rank, n, op, bytes.Memory))
             : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task own = SendOwnSegmentAsync(plan, bytes.Memory, stop.Token);
@@ -141,14 +143,15 @@ public sealed class RingAllReduce
     private static void Apply(Span<float> destination, ReadOnlySpan<byte> source, int step, int n, ReduceOp op)
     {
         Debug.Assert(source.Length == destination.Length * sizeof(float));
+        if (Unsafe.AreSame(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(destination))))
+        {
+            // The transport placed it (see RingPlacement): already copied or reduced into place.
+            return;
+        }
         if (step >= n - 1)
         {
-            // All-gather: the chunk is final, reduced by its last rank; a transport that placed it is done already.
-            var target = MemoryMarshal.AsBytes(destination);
-            if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target)))
-            {
-                source.CopyTo(target);
-            }
+            // All-gather: the chunk is final, reduced by its last rank.
+            source.CopyTo(MemoryMarshal.AsBytes(destination));
         }
         else if (step == n - 2 && op == ReduceOp.Average)
         {
@@ -168,25 +171,34 @@ public sealed class RingAllReduce
     }
 
     /// <summary>
-    /// Tells the link where each all-gather chunk of this collective goes. Safe to write there as soon as the chunk
-    /// arrives, however far the reader runs ahead: a final chunk of segment s can only exist once this rank's own
-    /// contribution to s has left its buffer (every rank's term is in the sum), and nothing in this collective
-    /// writes segment s after its all-gather chunk.
+    /// Tells the link where each chunk of this collective goes and how: reduce-scatter chunks are added into
+    /// place (divided on the last step of an average), all-gather chunks copied. Safe to write there as soon as the
+    /// chunk arrives, however far the reader runs ahead of the ring: a segment received at reduce-scatter step g
+    /// has not been sent by this rank yet in this collective (it is next, at g + 1, after the frame is delivered),
+    /// and nothing else writes it before; a final, all-gather chunk of segment s can only exist once this rank's
+    /// own contribution to s has left its buffer (every rank's term is in the sum), and nothing in this
+    /// collective writes segment s after it.
     /// </summary>
-    private sealed class AllGatherPlacement(Plan plan, int rank, int n, Memory<byte> bytes) : IChunkPlacement
+    private sealed class RingPlacement(Plan plan, int rank, int n, ReduceOp op, Memory<byte> bytes) : IChunkPlacement
     {
-        public Memory<byte> TargetFor(in ChunkHeader header, int payloadBytes)
+        public ChunkTarget TargetFor(in ChunkHeader header, int payloadBytes)
         {
             int chunks = plan.Layout.ChunksPerSegment;
             int frame = header.Index;
-            if (header != plan.Header(frame) || frame < (n - 1) * chunks || frame >= 2 * (n - 1) * chunks)
+            if (header != plan.Header(frame) || frame < 0 || frame >= 2 * (n - 1) * chunks)
             {
-                return Memory<byte>.Empty;
+                return default;
             }
-            var (offset, count) = plan.Layout.Chunk(Mod(rank - frame / chunks - 1, n), frame % chunks);
-            return count * sizeof(float) == payloadBytes
-                ? bytes.Slice(offset * sizeof(float), payloadBytes)
-                : Memory<byte>.Empty;
+            int step = frame / chunks;
+            var (offset, count) = plan.Layout.Chunk(Mod(rank - step - 1, n), frame % chunks);
+            if (count * sizeof(float) != payloadBytes)
+            {
+                return default;
+            }
+            var target = bytes.Slice(offset * sizeof(float), payloadBytes);
+            return step >= n - 1 ? new ChunkTarget(target, PlacementMode.Copy, 1)
+                : step == n - 2 && op == ReduceOp.Average ? new ChunkTarget(target, PlacementMode.AddThenDivide, n)
+                : new ChunkTarget(target, PlacementMode.Add, 1);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Orchestrator.Worker.Collectives;
 
@@ -17,8 +18,10 @@ namespace Orchestrator.Worker.Collectives;
 internal sealed class TcpLink : IPeerLink, IPlacingLink
 {
     // Headers and small frames are read through this buffer, so one receive call picks up several of them; the part
-    // of a payload beyond what it already holds is read straight into the payload's own array.
-    private const int ReceiveBufferBytes = 64 * 1024;
+    // of a payload beyond what it already holds is read straight into the payload's own array. Reduce-scatter
+    // chunks are added into place through it, so it stays well inside a core's L2 (2 MiB here) while cutting the
+    // receive calls per 1 MiB chunk to about four.
+    private const int ReceiveBufferBytes = 256 * 1024;
     // Payloads up to this size are copied behind their header and go out in one send call: one segment on the
     // wire, which is what a small collective's latency comes down to. Larger ones go in two calls without a copy.
     private const int CoalesceBytes = 32 * 1024;
@@ -270,10 +273,17 @@ internal sealed class TcpLink : IPeerLink, IPlacingLink
                     {
                         // Read again under the gate: a scope that ended before we took it has cleared it.
                         var target = Volatile.Read(ref _placement)?.TargetFor(header.Chunk, header.BodyBytes) ?? default;
-                        if (target.Length == header.BodyBytes)
+                        if (target.Memory.Length == header.BodyBytes)
                         {
-                            await ReadExactAsync(target, cancellationToken).ConfigureAwait(false);
-                            return PeerFrame.ForChunk(header.Chunk, target);
+                            if (target.Mode == PlacementMode.Copy)
+                            {
+                                await ReadExactAsync(target.Memory, cancellationToken).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                await ReduceIntoAsync(target, cancellationToken).ConfigureAwait(false);
+                            }
+                            return PeerFrame.ForChunk(header.Chunk, target.Memory);
                         }
                     }
                     finally
@@ -375,6 +385,44 @@ internal sealed class TcpLink : IPeerLink, IPlacingLink
                 throw new IOException($"{Peer} ended the link in the middle of a frame.");
             }
             destination = destination[got..];
+        }
+    }
+
+    /// <summary>
+    /// Adds the payload into <paramref name="target"/> through the receive buffer, a buffer's worth at a time, so
+    /// that the reduction reads bytes the kernel has just written into the cache rather than a pooled array that
+    /// waited in a queue until it went cold.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReduceIntoAsync(ChunkTarget target, CancellationToken cancellationToken)
+    {
+        int total = target.Memory.Length;
+        int done = 0;
+        while (done < total)
+        {
+            if (_receiveEnd - _receiveStart < sizeof(float))
+            {
+                await FillAsync(sizeof(float), frameStart: false, cancellationToken).ConfigureAwait(false);
+            }
+            // Whole floats only; a float split across reads waits in the buffer for its other bytes.
+            int usable = Math.Min(_receiveEnd - _receiveStart, total - done) & ~(sizeof(float) - 1);
+            Reduce(target, done, usable);
+            _receiveStart += usable;
+            done += usable;
+        }
+    }
+
+    private void Reduce(in ChunkTarget target, int offset, int bytes)
+    {
+        var destination = MemoryMarshal.Cast<byte, float>(target.Memory.Span.Slice(offset, bytes));
+        var source = _receiveBuffer.AsSpan(_receiveStart, bytes);
+        if (target.Mode == PlacementMode.Add)
+        {
+            FloatReduction.Add(destination, source);
+        }
+        else
+        {
+            FloatReduction.AddThenDivide(destination, source, target.Divisor);
         }
     }
 

@@ -2,6 +2,7 @@ using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Worker.Tests.Collectives;
 
+[Collection(FailureDetectionCollection.Name)]
 public sealed class GroupFailureTests
 {
     // Short, so that failures surface quickly; the tests assert that they happen, never how fast.
