@@ -9,7 +9,7 @@ namespace Orchestrator.Worker.Collectives;
 /// <summary>
 /// Links over plain TCP sockets with <see cref="TcpWire"/> framing: a listener that peers dial, and one socket per
 /// link this process dials. One instance per process serves every group the process joins. The fast transport
-/// between processes: about 5x the all-reduce bandwidth of <see cref="GrpcTransport"/> (see AllReduceBenchmark).
+/// between processes: 5-7x the all-reduce bandwidth of <see cref="GrpcTransport"/> (see AllReduceBenchmark).
 /// </summary>
 /// <remarks>
 /// <para>
