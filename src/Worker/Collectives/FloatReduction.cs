@@ -5,6 +5,13 @@ using System.Runtime.InteropServices;
 namespace Orchestrator.Worker.Collectives;
 
 /// <summary>The element-wise kernels of the ring; each float operation rounds exactly as its scalar form would.</summary>
+/// <remarks>
+/// Vector&lt;float&gt; is what the BCL offers: TensorPrimitives.Add lives in the System.Numerics.Tensors package,
+/// which this project does not reference, and would not be faster here. The loops are memory-bound (two reads
+/// and a write per element over a buffer far larger than the caches); in the allreduce benchmark's profile they
+/// take about a quarter of the time the kernel spends copying the same bytes through the sockets, in line with
+/// the memory traffic of each.
+/// </remarks>
 internal static class FloatReduction
 {
     /// <summary>destination[i] = destination[i] + source[i].</summary>

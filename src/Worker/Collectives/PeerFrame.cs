@@ -5,8 +5,9 @@ namespace Orchestrator.Worker.Collectives;
 /// <summary>One message on a peer link: a chunk of a collective or a control message.</summary>
 public readonly struct PeerFrame
 {
-    // Set when the payload lives in a rented array (in-memory transport): Release gives it back.
+    // Set when the payload lives in a rented array: Release gives it back to _pool (null: the shared pool).
     private readonly byte[]? _pooled;
+    private readonly ArrayPool<byte>? _pool;
 
     private PeerFrame(
         PeerFrameKind kind,
@@ -16,7 +17,8 @@ public readonly struct PeerFrame
         PeerStatus? status = null,
         GroupAbort? abort = null,
         long completedSequence = 0,
-        byte[]? pooled = null)
+        byte[]? pooled = null,
+        ArrayPool<byte>? pool = null)
     {
         Kind = kind;
         Handshake = handshake;
@@ -26,6 +28,7 @@ public readonly struct PeerFrame
         Abort = abort;
         CompletedSequence = completedSequence;
         _pooled = pooled;
+        _pool = pool;
     }
 
     public PeerFrameKind Kind { get; }
@@ -63,16 +66,19 @@ public readonly struct PeerFrame
     public static PeerFrame ForGoodbye(long completedSequence) =>
         new(PeerFrameKind.Goodbye, completedSequence: completedSequence);
 
-    /// <summary>A chunk whose payload is the first <paramref name="length"/> bytes of an array rented from the shared pool.</summary>
-    internal static PeerFrame ForPooledChunk(ChunkHeader header, byte[] pooled, int length) =>
-        new(PeerFrameKind.Chunk, chunk: header, payload: pooled.AsMemory(0, length), pooled: pooled);
+    /// <summary>
+    /// A chunk whose payload is the first <paramref name="length"/> bytes of an array rented from
+    /// <paramref name="pool"/> (null: the shared pool).
+    /// </summary>
+    internal static PeerFrame ForPooledChunk(ChunkHeader header, byte[] pooled, int length, ArrayPool<byte>? pool = null) =>
+        new(PeerFrameKind.Chunk, chunk: header, payload: pooled.AsMemory(0, length), pooled: pooled, pool: pool);
 
     /// <summary>Gives a pooled payload back; call exactly once per received chunk, after its last use.</summary>
     public void Release()
     {
         if (_pooled is not null)
         {
-            ArrayPool<byte>.Shared.Return(_pooled);
+            (_pool ?? ArrayPool<byte>.Shared).Return(_pooled);
         }
     }
 }

@@ -12,7 +12,7 @@ namespace Orchestrator.Worker.Collectives;
 /// heartbeat interval) with a <see cref="CollectiveException"/> naming the rank held responsible; the group cannot
 /// be used after that: form a new one with a new group id.
 /// </remarks>
-public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicator
+public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicator, IChunkPlacementHost
 {
     // Farewells (abort, goodbye) go out before links close; a peer too slow to take them is not waited for.
     private static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(1);
@@ -198,6 +198,9 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         // failure sends next could then not follow. A send stuck on a stalled peer ends when teardown closes the link.
         return _right!.Link.SendAsync(PeerFrame.ForChunk(header, payload), _linksDown.Token);
     }
+
+    // Lets the all-gather read chunks straight into the caller's buffer when the transport can (TCP).
+    IAsyncDisposable? IChunkPlacementHost.Place(IChunkPlacement placement) => (_left?.Link as IPlacingLink)?.Place(placement);
 
     ValueTask<PeerFrame> IRingExchange.ReceiveAsync(ChunkHeader expected, int expectedBytes, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Orchestrator.Worker.Collectives;
@@ -44,64 +45,109 @@ public sealed class RingAllReduce
             sequence,
             (long)buffer.Length * sizeof(float));
         using var bytes = new FloatByteMemory(buffer);
-        // One count per reduced chunk: the sender may forward chunk c of step g only after it was received at g - 1.
-        using var reduced = new SemaphoreSlim(0);
+        // Chunks are applied as they come off the socket where the transport can (TCP): all-gather chunks read
+        // straight into place (one copy fewer per byte), reduce-scatter chunks added in cache-sized pieces (no
+        // pooled payload that has gone cold by the time the ring gets to it). A placed read of a failed
+        // collective ends when the group's teardown closes the link, so this scope's disposal, which waits for
+        // it, is bounded by the group's timeout.
+        await using var placement = _ring is IChunkPlacementHost host
+            ? host.Place(new RingPlacement(plan, _ring.Rank, n, op, bytes.Memory))
+            : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task send = SendAllAsync(plan, bytes.Memory, reduced, stop.Token);
-        Task receive = ReceiveAllAsync(plan, buffer, op, reduced, stop.Token);
-        await PairedLoops.WhenBothAsync(send, receive, stop).ConfigureAwait(false);
+        Task own = SendOwnSegmentAsync(plan, bytes.Memory, stop.Token);
+        Task rest = ReceiveAndForwardAsync(plan, buffer, bytes.Memory, op, own, stop.Token);
+        await PairedLoops.WhenBothAsync(own, rest, stop).ConfigureAwait(false);
     }
 
-    private async Task SendAllAsync(Plan plan, Memory<byte> bytes, SemaphoreSlim reduced, CancellationToken cancellationToken)
+    /// <summary>Step 0: this rank's own segment, every chunk at once; nothing to wait for.</summary>
+    private async Task SendOwnSegmentAsync(Plan plan, Memory<byte> bytes, CancellationToken cancellationToken)
     {
-        int n = _ring.WorldSize;
-        int chunks = plan.Layout.ChunksPerSegment;
-        int frames = 2 * (n - 1) * chunks;
-        for (int frame = 0; frame < frames; frame++)
+        for (int chunk = 0; chunk < plan.Layout.ChunksPerSegment; chunk++)
         {
-            int step = frame / chunks;
-            if (step > 0)
-            {
-                await reduced.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step, n), frame % chunks);
-            await _ring.SendAsync(
-                plan.Header(frame),
-                bytes.Slice(offset * sizeof(float), count * sizeof(float)),
-                cancellationToken).ConfigureAwait(false);
+            var (offset, count) = plan.Layout.Chunk(_ring.Rank, chunk);
+            await _ring.SendAsync(plan.Header(chunk), bytes.Slice(offset * sizeof(float), count * sizeof(float)), cancellationToken)
+                .ConfigureAwait(false);
         }
     }
 
-    private async Task ReceiveAllAsync(
-        Plan plan, Memory<float> buffer, ReduceOp op, SemaphoreSlim reduced, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every later step: receives a chunk, reduces (or, in the all-gather, copies) it into place, and forwards it,
+    /// since the chunk received at step g is the one sent at step g + 1.
+    /// </summary>
+    /// <remarks>
+    /// One forward is in flight while the next chunk is received and reduced: the same overlap as a separate send
+    /// loop signalled per chunk (what this replaced), without its semaphore wait, whose continuation cost a
+    /// thread-pool hop and an allocation per chunk. Sends still go out in frame order: the forwards follow the
+    /// receives' order, and the first waits for step 0. A region is never written while a send of it is in flight:
+    /// a segment received at step g is sent at g + 1 and received (written) next at step g + n, after that send was
+    /// awaited; this rank's own segment, sent at step 0, is first written at step n - 1.
+    /// </remarks>
+    private async Task ReceiveAndForwardAsync(
+        Plan plan, Memory<float> buffer, Memory<byte> bytes, ReduceOp op, Task ownSent, CancellationToken cancellationToken)
     {
         int n = _ring.WorldSize;
         int chunks = plan.Layout.ChunksPerSegment;
         int frames = 2 * (n - 1) * chunks;
-        for (int frame = 0; frame < frames; frame++)
+        ValueTask forwarding = default;
+        bool ownDone = false;
+        try
         {
-            int step = frame / chunks;
-            var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step - 1, n), frame % chunks);
-            PeerFrame received = await _ring.ReceiveAsync(plan.Header(frame), count * sizeof(float), cancellationToken)
-                .ConfigureAwait(false);
+            for (int frame = 0; frame < frames; frame++)
+            {
+                int step = frame / chunks;
+                var (offset, count) = plan.Layout.Chunk(Mod(_ring.Rank - step - 1, n), frame % chunks);
+                PeerFrame received = await _ring.ReceiveAsync(plan.Header(frame), count * sizeof(float), cancellationToken)
+                    .ConfigureAwait(false);
+                try
+                {
+                    Apply(buffer.Span.Slice(offset, count), received.Payload.Span, step, n, op);
+                }
+                finally
+                {
+                    received.Release();
+                }
+                int next = frame + chunks;
+                if (next < frames)
+                {
+                    if (!ownDone)
+                    {
+                        await ownSent.ConfigureAwait(false);
+                        ownDone = true;
+                    }
+                    // Taken out before awaiting: a pooled ValueTask must be awaited exactly once, failure or not.
+                    ValueTask previous = forwarding;
+                    forwarding = default;
+                    await previous.ConfigureAwait(false);
+                    forwarding = _ring.SendAsync(
+                        plan.Header(next), bytes.Slice(offset * sizeof(float), count * sizeof(float)), cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            // The caller's buffer must not be handed back while the kernel may still read it. A send to a failed
+            // group ends when the group's teardown closes the link, so this wait is bounded.
             try
             {
-                Apply(buffer.Span.Slice(offset, count), received.Payload.Span, step, n, op);
+                await forwarding.ConfigureAwait(false);
             }
-            finally
+            catch (Exception)
             {
-                received.Release();
+                // The first failure is the one reported.
             }
-            if (frame + chunks < frames)
-            {
-                reduced.Release();
-            }
+            throw;
         }
+        await forwarding.ConfigureAwait(false);
     }
 
     private static void Apply(Span<float> destination, ReadOnlySpan<byte> source, int step, int n, ReduceOp op)
     {
         Debug.Assert(source.Length == destination.Length * sizeof(float));
+        if (Unsafe.AreSame(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(MemoryMarshal.AsBytes(destination))))
+        {
+            // The transport placed it (see RingPlacement): already copied or reduced into place.
+            return;
+        }
         if (step >= n - 1)
         {
             // All-gather: the chunk is final, reduced by its last rank.
@@ -122,5 +168,37 @@ public sealed class RingAllReduce
     private readonly record struct Plan(RingLayout Layout, CollectiveKind Kind, long Sequence, long TotalBytes)
     {
         public ChunkHeader Header(int index) => new(Sequence, index, Kind, TotalBytes, 0);
+    }
+
+    /// <summary>
+    /// Tells the link where each chunk of this collective goes and how: reduce-scatter chunks are added into
+    /// place (divided on the last step of an average), all-gather chunks copied. Safe to write there as soon as the
+    /// chunk arrives, however far the reader runs ahead of the ring: a segment received at reduce-scatter step g
+    /// has not been sent by this rank yet in this collective (it is next, at g + 1, after the frame is delivered),
+    /// and nothing else writes it before; a final, all-gather chunk of segment s can only exist once this rank's
+    /// own contribution to s has left its buffer (every rank's term is in the sum), and nothing in this
+    /// collective writes segment s after it.
+    /// </summary>
+    private sealed class RingPlacement(Plan plan, int rank, int n, ReduceOp op, Memory<byte> bytes) : IChunkPlacement
+    {
+        public ChunkTarget TargetFor(in ChunkHeader header, int payloadBytes)
+        {
+            int chunks = plan.Layout.ChunksPerSegment;
+            int frame = header.Index;
+            if (header != plan.Header(frame) || frame < 0 || frame >= 2 * (n - 1) * chunks)
+            {
+                return default;
+            }
+            int step = frame / chunks;
+            var (offset, count) = plan.Layout.Chunk(Mod(rank - step - 1, n), frame % chunks);
+            if (count * sizeof(float) != payloadBytes)
+            {
+                return default;
+            }
+            var target = bytes.Slice(offset * sizeof(float), payloadBytes);
+            return step >= n - 1 ? new ChunkTarget(target, PlacementMode.Copy, 1)
+                : step == n - 2 && op == ReduceOp.Average ? new ChunkTarget(target, PlacementMode.AddThenDivide, n)
+                : new ChunkTarget(target, PlacementMode.Add, 1);
+        }
     }
 }

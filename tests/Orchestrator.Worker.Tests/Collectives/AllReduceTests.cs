@@ -2,12 +2,12 @@ using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Worker.Tests.Collectives;
 
-public sealed class AllReduceTests(GrpcTransportsFixture grpc) : IClassFixture<GrpcTransportsFixture>
+public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture<TransportsFixture>
 {
     public static TheoryData<TransportKind, int> Worlds()
     {
         var data = new TheoryData<TransportKind, int>();
-        foreach (var kind in new[] { TransportKind.InMemory, TransportKind.Grpc })
+        foreach (var kind in new[] { TransportKind.InMemory, TransportKind.Grpc, TransportKind.Tcp })
         {
             for (int world = 1; world <= 5; world++)
             {
@@ -25,7 +25,7 @@ public sealed class AllReduceTests(GrpcTransportsFixture grpc) : IClassFixture<G
         // assertion is bitwise: float addition is not associative, so only the same order gives the same bits, and
         // exactness is what catches a chunk reduced twice, into the wrong place, or by the wrong rank, and any rank
         // ending up a rounding step away from the others. A tolerance against the exact sum checks it is a sum at all.
-        await using var cluster = await grpc.ClusterAsync(kind, world);
+        await using var cluster = await transports.ClusterAsync(kind, world);
         // 64-byte chunks (16 floats): the 1,003-element buffers span dozens of chunks per segment.
         var groups = await cluster.FormAsync(chunkBytes: 64);
         try
@@ -62,12 +62,13 @@ public sealed class AllReduceTests(GrpcTransportsFixture grpc) : IClassFixture<G
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task All_reduce_of_a_buffer_spanning_several_default_chunks_matches_the_reference(TransportKind kind)
     {
         const int World = 3;
         // 8 MB per rank: segments of about 2.7 MB, three 1 MiB chunks each.
         const int Length = 2_000_003;
-        await using var cluster = await grpc.ClusterAsync(kind, World);
+        await using var cluster = await transports.ClusterAsync(kind, World);
         var groups = await cluster.FormAsync(chunkBytes: ProcessGroupOptions.DefaultChunkBytes);
         try
         {
@@ -91,10 +92,11 @@ public sealed class AllReduceTests(GrpcTransportsFixture grpc) : IClassFixture<G
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task All_reduce_on_a_slice_changes_only_the_slice(TransportKind kind)
     {
         const int World = 4;
-        await using var cluster = await grpc.ClusterAsync(kind, World);
+        await using var cluster = await transports.ClusterAsync(kind, World);
         var groups = await cluster.FormAsync(chunkBytes: 64);
         try
         {

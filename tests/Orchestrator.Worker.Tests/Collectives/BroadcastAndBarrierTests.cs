@@ -2,15 +2,16 @@ using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Worker.Tests.Collectives;
 
-public sealed class BroadcastAndBarrierTests(GrpcTransportsFixture grpc) : IClassFixture<GrpcTransportsFixture>
+public sealed class BroadcastAndBarrierTests(TransportsFixture transports) : IClassFixture<TransportsFixture>
 {
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Broadcast_copies_the_roots_bytes_to_every_rank_from_every_root(TransportKind kind)
     {
         const int World = 4;
-        await using var cluster = await grpc.ClusterAsync(kind, World);
+        await using var cluster = await transports.ClusterAsync(kind, World);
         var groups = await cluster.FormAsync(chunkBytes: 64);
         try
         {
@@ -39,10 +40,12 @@ public sealed class BroadcastAndBarrierTests(GrpcTransportsFixture grpc) : IClas
     [InlineData(TransportKind.InMemory, 2)]
     [InlineData(TransportKind.InMemory, 5)]
     [InlineData(TransportKind.Grpc, 3)]
+    [InlineData(TransportKind.Tcp, 3)]
+    [InlineData(TransportKind.Tcp, 4)]
     public async Task Broadcast_of_floats_from_a_non_zero_root_gives_every_rank_the_roots_values(TransportKind kind, int world)
     {
         int root = world - 1;
-        await using var cluster = await grpc.ClusterAsync(kind, world);
+        await using var cluster = await transports.ClusterAsync(kind, world);
         var groups = await cluster.FormAsync(chunkBytes: 64);
         try
         {
@@ -63,10 +66,11 @@ public sealed class BroadcastAndBarrierTests(GrpcTransportsFixture grpc) : IClas
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Barrier_releases_no_rank_before_the_last_one_enters(TransportKind kind)
     {
         const int World = 4;
-        await using var cluster = await grpc.ClusterAsync(kind, World);
+        await using var cluster = await transports.ClusterAsync(kind, World);
         var groups = await cluster.FormAsync();
         try
         {
@@ -86,10 +90,11 @@ public sealed class BroadcastAndBarrierTests(GrpcTransportsFixture grpc) : IClas
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Collectives_take_consecutive_sequence_numbers_on_every_rank(TransportKind kind)
     {
         const int World = 3;
-        await using var cluster = await grpc.ClusterAsync(kind, World);
+        await using var cluster = await transports.ClusterAsync(kind, World);
         var groups = await cluster.FormAsync();
         try
         {

@@ -2,7 +2,7 @@ using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Worker.Tests.Collectives;
 
-/// <summary>One transport per rank, either in memory or real gRPC servers on 127.0.0.1, and helpers to form groups over them.</summary>
+/// <summary>One transport per rank, either in memory or real gRPC or TCP servers on 127.0.0.1, and helpers to form groups over them.</summary>
 public sealed class Cluster : IAsyncDisposable
 {
     // Guards every wait in these tests against a hang; never an expectation about speed.
@@ -31,6 +31,12 @@ public sealed class Cluster : IAsyncDisposable
     public static async Task<Cluster> GrpcAsync(int worldSize)
     {
         var transports = await Task.WhenAll(Enumerable.Range(0, worldSize).Select(_ => GrpcTransport.StartAsync("127.0.0.1", 0)));
+        return new Cluster(transports, owned: true);
+    }
+
+    public static async Task<Cluster> TcpAsync(int worldSize)
+    {
+        var transports = await Task.WhenAll(Enumerable.Range(0, worldSize).Select(_ => TcpTransport.StartAsync("127.0.0.1", 0)));
         return new Cluster(transports, owned: true);
     }
 
@@ -84,6 +90,11 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    public static async Task<Cluster> CreateAsync(TransportKind kind, int worldSize) =>
-        kind == TransportKind.InMemory ? InMemory(worldSize) : await GrpcAsync(worldSize);
+    public static async Task<Cluster> CreateAsync(TransportKind kind, int worldSize) => kind switch
+    {
+        TransportKind.InMemory => InMemory(worldSize),
+        TransportKind.Grpc => await GrpcAsync(worldSize),
+        TransportKind.Tcp => await TcpAsync(worldSize),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
 }

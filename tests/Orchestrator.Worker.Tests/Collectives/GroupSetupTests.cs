@@ -9,6 +9,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_on_every_rank_naming_the_world_size_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
@@ -35,6 +36,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_the_layout_fingerprint_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 4);
@@ -57,6 +59,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_the_chunk_size_difference(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 2);
@@ -71,6 +74,7 @@ public sealed class GroupSetupTests
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task Setup_fails_naming_both_group_ids_when_they_differ(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
@@ -126,9 +130,67 @@ public sealed class GroupSetupTests
         Assert.Equal($"127.0.0.1:{transport.Port}", transport.Endpoint);
     }
 
+    [Fact]
+    public async Task Tcp_transport_on_port_zero_reports_the_port_it_bound()
+    {
+        await using var transport = await TcpTransport.StartAsync("127.0.0.1", 0);
+
+        Assert.InRange(transport.Port, 1, 65535);
+        Assert.Equal($"127.0.0.1:{transport.Port}", transport.Endpoint);
+    }
+
+    [Theory]
+    [InlineData("tcp", typeof(TcpTransport))]
+    [InlineData("TCP", typeof(TcpTransport))]
+    [InlineData("grpc", typeof(GrpcTransport))]
+    public async Task The_transport_factory_starts_the_named_kind(string name, Type expected)
+    {
+        await using var transport = await CollectiveTransports.StartAsync(CollectiveTransports.Parse(name), "127.0.0.1", 0);
+
+        Assert.IsType(expected, transport);
+        Assert.StartsWith("127.0.0.1:", transport.Endpoint);
+    }
+
+    [Fact]
+    public void The_transport_factory_refuses_an_unknown_kind_naming_the_known_ones()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CollectiveTransports.Parse("nccl"));
+
+        Assert.Contains("'tcp' or 'grpc'", error.Message);
+    }
+
+    [Fact]
+    public async Task Ranks_on_different_transport_kinds_fail_at_setup_instead_of_exchanging_garbage()
+    {
+        // Rank 0 speaks the TCP framing, rank 1 gRPC: neither accepts the other's connection, so both time out
+        // in setup, each naming the other, rather than forming a group that misreads bytes.
+        await using var tcp = await TcpTransport.StartAsync("127.0.0.1", 0);
+        await using var grpc = await GrpcTransport.StartAsync("127.0.0.1", 0);
+        string groupId = Cluster.NewGroupId();
+        string[] endpoints = [tcp.Endpoint, grpc.Endpoint];
+        ProcessGroupOptions Options(int rank) => new()
+        {
+            GroupId = groupId,
+            Rank = rank,
+            WorldSize = 2,
+            Endpoints = endpoints,
+            Timeout = SetupTimeout,
+        };
+
+        var attempts = new[] { ProcessGroup.CreateAsync(tcp, Options(0)), ProcessGroup.CreateAsync(grpc, Options(1)) };
+
+        for (int rank = 0; rank < 2; rank++)
+        {
+            var failure = await Assert.ThrowsAsync<CollectiveException>(() => attempts[rank].WaitAsync(Cluster.HangGuard));
+            Assert.Equal(1 - rank, failure.PeerRank);
+            Assert.Equal(0, failure.Sequence);
+        }
+    }
+
     [Theory]
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
+    [InlineData(TransportKind.Tcp)]
     public async Task A_new_group_forms_on_the_same_transports_after_one_failed(TransportKind kind)
     {
         await using var cluster = await Cluster.CreateAsync(kind, 3);
