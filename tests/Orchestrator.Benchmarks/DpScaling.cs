@@ -35,7 +35,7 @@ public static class DpScaling
         int steps = Options.Int(args, "--steps", 40);
         int batch = Options.Int(args, "--batch", 64);
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica, {steps} timed steps; " +
-            $"1 process x 1 thread against 2 processes x 1 thread over gRPC on loopback; {rounds} alternating rounds");
+            $"1 process x 1 thread against 2 processes x 1 thread over the TCP ring on loopback; {rounds} alternating rounds");
 
         var speedups = new List<double>();
         var shares = new List<double>();
@@ -133,12 +133,12 @@ public static class DpScaling
             // The benchmark measures the step; the periodic checksum (every 100 steps by default) is not in it.
             Training = new TrainingSpec { ChecksumEvery = 0 },
         };
-        GrpcTransport? transport = null;
+        ICollectiveTransport? transport = null;
         ProcessGroup? group = null;
         if (world > 1)
         {
             int port = int.Parse(peers[rank].Split(':')[1], CultureInfo.InvariantCulture);
-            transport = await GrpcTransport.StartAsync("127.0.0.1", port);
+            transport = await CollectiveTransports.StartAsync("127.0.0.1", port);
             group = await ProcessGroup.CreateAsync(transport, new ProcessGroupOptions
             {
                 GroupId = "dp-scaling", Rank = rank, WorldSize = world, Endpoints = peers, Timeout = TimeSpan.FromSeconds(60),

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Orchestrator.Cli.Output;
 using Orchestrator.Cli.Parallel;
+using Orchestrator.Worker.Collectives;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Shared.Telemetry;
 using Orchestrator.Worker.Training;
@@ -25,21 +26,25 @@ public static class TrainCommand
         {
             Description = "Seconds a peer may stall or be gone before every rank fails", DefaultValueFactory = _ => 30,
         };
+        var transport = new Option<string>("--transport")
+        {
+            Description = "Collective transport between the ranks: tcp (default, fastest) or grpc", DefaultValueFactory = _ => "tcp",
+        };
         var parentPid = new Option<int?>("--parent-pid") { Description = "Stop (with a checkpoint) when this process exits: set by a worker agent for its trials" };
         var events = new Option<bool>("--events") { Description = "Write progress as JSON lines (for a supervising worker agent) instead of a progress bar" };
         var command = new Command("train", "Train one GAN trial locally with a progress bar, alone or as one rank of a data-parallel group")
         {
-            config, output, resume, rank, world, peers, devices, group, timeout, events, parentPid,
+            config, output, resume, rank, world, peers, devices, group, timeout, transport, events, parentPid,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume),
-            (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout)),
+            (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout), parse.GetValue(transport)!),
             parse.GetValue(events), parse.GetValue(parentPid), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume,
-        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout) parallel, bool events, int? parentPid,
+        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout, string Transport) parallel, bool events, int? parentPid,
         CancellationToken cancellationToken)
     {
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -83,6 +88,14 @@ public static class TrainCommand
         }
         var (settings, error) = GroupSettings.Parse(parallel.Rank, parallel.World, parallel.Peers, parallel.Devices, parallel.Group, parallel.Timeout, yaml);
         if (settings is null) return Usage(error!);
+        try
+        {
+            settings = settings with { Transport = CollectiveTransports.Parse(parallel.Transport) };
+        }
+        catch (ArgumentException e)
+        {
+            return Usage($"--transport: {e.Message}");
+        }
         try
         {
             spec.Data.PerReplicaBatch(settings.World * settings.Devices);

@@ -23,8 +23,8 @@ public sealed class DataParallelGroup : IAsyncDisposable
             if (settings.World > 1)
             {
                 var (host, port) = settings.Listen();
-                group._transport = await GrpcTransport.StartAsync(host, port, cancellationToken);
-                console.WriteLine($"rank {settings.Rank}/{settings.World}: listening on {group._transport.Endpoint}, forming group {settings.GroupId} with {string.Join(", ", settings.Peers)}");
+                group._transport = await CollectiveTransports.StartAsync(settings.Transport, host, port, cancellationToken);
+                console.WriteLine($"rank {settings.Rank}/{settings.World}: listening on {group._transport.Endpoint} ({settings.Transport.ToString().ToLowerInvariant()}), forming group {settings.GroupId} with {string.Join(", ", settings.Peers)}");
                 group._ring = await ProcessGroup.CreateAsync(group._transport, new ProcessGroupOptions
                 {
                     GroupId = settings.GroupId,
@@ -37,7 +37,7 @@ public sealed class DataParallelGroup : IAsyncDisposable
             group.Replicas = ReplicaGroup.Create(settings.Devices, group._ring, settings.Timeout);
             console.WriteLine($"rank {settings.Rank}: {settings.Devices} replica(s), global ranks {settings.Rank * settings.Devices} to {(settings.Rank + 1) * settings.Devices - 1} of {settings.World * settings.Devices}");
         }
-        catch (Exception e) when (e is CollectiveException or IOException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is CollectiveException or IOException or OperationCanceledException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
             group.Error = e is OperationCanceledException ? "stopped while forming the group" : $"could not form the group: {e.Message}";
         }

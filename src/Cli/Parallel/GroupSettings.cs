@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Cli.Parallel;
 
@@ -11,6 +12,9 @@ namespace Orchestrator.Cli.Parallel;
 /// </summary>
 public sealed record GroupSettings(int Rank, int World, IReadOnlyList<string> Peers, int Devices, string GroupId, TimeSpan Timeout)
 {
+    /// <summary>How the ring's processes talk: plain TCP (default) or gRPC; every rank must use the same.</summary>
+    public CollectiveTransportKind Transport { get; init; } = CollectiveTransportKind.Tcp;
+
     /// <summary>Alone, with one replica: no group at all.</summary>
     public bool Single => World == 1 && Devices == 1;
 
