@@ -95,7 +95,8 @@ public sealed class DashboardBrowserTests(DashboardBrowserTests.Fixture fixture)
     public async Task With_tokens_on_pages_assets_and_data_answer_401_without_the_token_and_200_with_it()
     {
         var sweepId = await fixture.RunSweepAsync(maxTrials: 1, parallel: 1, seconds: 0.1);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Host.HttpPort}") };
+        // No cookie jar: a page answered with the token leaves a cookie that would let every later request in.
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Host.HttpPort}") };
         string[] paths = ["/", "/dashboard", $"/dashboard/sweeps/{sweepId}", "/dashboard/assets/echarts.min.js", "/dashboard/assets/sweep.js",
             "/api/dashboard/sweeps", $"/api/dashboard/sweeps/{sweepId}", $"/api/dashboard/sweeps/{sweepId}/trials/0/samples"];
         foreach (var path in paths)
