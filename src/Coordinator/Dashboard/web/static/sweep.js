@@ -31,7 +31,8 @@
 
   function traceLink(traceId) {
     if (!sweep.traceUrl || !traceId) return null;
-    const a = d.element("a", traceId.slice(0, 8) + "…");
+    const a = d.element("a", "trace");
+    a.title = traceId;
     a.href = sweep.traceUrl.replace("{traceId}", encodeURIComponent(traceId));
     a.target = "_blank";
     a.rel = "noopener";
