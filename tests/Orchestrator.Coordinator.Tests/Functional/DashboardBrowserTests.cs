@@ -74,7 +74,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserTests.Fixture fixture)
 
         // Submitted while the list is open; slow enough to be seen running on the sweep page below.
         var jobs = fixture.Host.Jobs();
-        var submitted = await jobs.SubmitSweepAsync(new Proto.SubmitSweepRequest { RequestId = Guid.NewGuid().ToString(), Spec = Sweeps.Sleep(maxTrials: 2, parallel: 2, seconds: 4, reports: 4) });
+        var submitted = await jobs.SubmitSweepAsync(new Proto.SubmitSweepRequest { RequestId = Guid.NewGuid().ToString(), Spec = Sweeps.Sleep(maxTrials: 2, parallel: 2, seconds: 6, reports: 4) });
         await browser.WaitForAsync($"document.querySelector('#sweeps tbody tr[data-sweep=\"{submitted.SweepId}\"]')", "the new sweep to appear in the open list");
         Assert.True(await browser.EvaluateAsync<bool>("window.notReloaded === true"), "the list updated without a reload");
         Screenshot(await browser.ScreenshotAsync(ScreenshotPath("sweeps-list-live.png")));
