@@ -7,13 +7,17 @@ cd "$(dirname "$0")/.."
 results="${TEST_RESULTS_DIR:-$PWD/TestResults}"
 rm -rf "$results"
 mkdir -p "$results"
+# The dashboard's browser tests save their screenshots under $TEST_RESULTS_DIR/screenshots.
+export TEST_RESULTS_DIR="$results"
 
 # Real dependencies of the tests, from Debian packages when this machine lacks them: Redis for the
-# two-silo cluster test (the tests start their own redis-server on a free port).
+# two-silo cluster test (the tests start their own redis-server on a free port), Chromium for the
+# dashboard's browser tests (driven headless over the DevTools protocol).
 need=()
 sudo_cmd=""
 [[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
 command -v redis-server >/dev/null || need+=(redis-server)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   echo "== installing ${need[*]}"
   $sudo_cmd apt-get update -qq

@@ -9,6 +9,8 @@
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
+# The coordinator's build runs `npm ci` for the dashboard's chart library (src/Coordinator/Dashboard/web).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 COPY .editorconfig Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
 COPY protos/ protos/

@@ -11,6 +11,8 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ARG TORCH_BACKEND=cpu
 WORKDIR /src
+# The coordinator's build runs `npm ci` for the dashboard's chart library (src/Coordinator/Dashboard/web).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 COPY .editorconfig Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
 COPY protos/ protos/

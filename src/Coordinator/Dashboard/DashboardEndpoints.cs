@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Orchestrator.Coordinator.Artifacts;
 using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Coordinator.Grains;
 using Orchestrator.Coordinator.Telemetry;
@@ -21,6 +22,7 @@ public static class DashboardEndpoints
         var group = app.MapGroup("/api/dashboard").AddEndpointFilter(RequireTokenAsync);
         group.MapGet("/sweeps", ListAsync);
         group.MapGet("/sweeps/{sweepId}", GetAsync);
+        group.MapGet("/sweeps/{sweepId}/trials/{trial:int}/samples", SamplesAsync);
     }
 
     private static async Task<IResult> ListAsync(IGrainFactory grains)
@@ -38,6 +40,7 @@ public static class DashboardEndpoints
         return Results.Ok(new
         {
             Summary = Summary(sweep),
+            Goal = Goal(sweep),
             options.Value.TraceUrl,
             Trials = sweep.Trials.Select(t => new
             {
@@ -52,15 +55,47 @@ public static class DashboardEndpoints
                 t.TraceId,
                 t.LastMetrics,
                 History = t.History.Select(p => new { p.Step, p.Metrics }),
-                Samples = t.Artifacts.Where(a => a.Kind == Artifacts.ArtifactKinds.Samples).OrderBy(a => a.Step).Select(a => a.Name).LastOrDefault(),
+                Samples = LatestSamples(t)?.Name,
+                SamplesStep = LatestSamples(t)?.Step,
+                Lineage = t.Lineage.Select(l => new { l.Step, l.SourceTrial, l.SourceCheckpointStep, l.OldParameters, l.NewParameters, l.At }),
             }),
         });
+    }
+
+    /// <summary>The newest samples grid of a trial, as an image; 404 when the trial has none yet.</summary>
+    private static async Task<IResult> SamplesAsync(string sweepId, int trial, IGrainFactory grains, ArtifactStore store)
+    {
+        if (sweepId.Length is 0 or > 128 || trial < 0) return Results.NotFound();
+        var sweep = await grains.GetGrain<ISweepGrain>(sweepId).GetAsync();
+        if (sweep is null || trial >= sweep.Trials.Count) return Results.NotFound();
+        if (LatestSamples(sweep.Trials[trial]) is not { } samples) return Results.NotFound();
+        try
+        {
+            // The name comes from the trial's record, and the store validates it again before touching the disk.
+            var stream = store.OpenRead(sweepId, trial, samples.Name);
+            var type = samples.Name.EndsWith(".png", StringComparison.OrdinalIgnoreCase) ? "image/png" : "application/octet-stream";
+            return Results.Stream(stream, type);
+        }
+        catch (Exception e) when (e is FileNotFoundException or ArgumentException)
+        {
+            return Results.NotFound();
+        }
+    }
+
+    private static ArtifactRecord? LatestSamples(TrialRecord trial) =>
+        trial.Artifacts.Where(a => a.Kind == ArtifactKinds.Samples).OrderBy(a => a.Step).LastOrDefault();
+
+    /// <summary>"minimize" or "maximize": the page needs it for best-so-far.</summary>
+    private static string Goal(SweepRecord sweep)
+    {
+        var goal = Shared.Protos.SweepSpec.Parser.ParseFrom(sweep.SpecProto).Objective?.Goal;
+        return string.Equals(goal, "maximize", StringComparison.OrdinalIgnoreCase) ? "maximize" : "minimize";
     }
 
     private static SweepSummary Summary(SweepRecord sweep) => new(sweep.Id, sweep.Name, Statuses.Name(sweep.Status), sweep.CreatedAt,
         sweep.Trials.Count, sweep.MaxTrials, sweep.Active, sweep.BestTrial, sweep.BestObjective, sweep.Reason);
 
-    private static async ValueTask<object?> RequireTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> RequireTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var expected = http.RequestServices.GetRequiredService<IOptions<CoordinatorOptions>>().Value.Auth.ApiToken;

@@ -70,6 +70,7 @@ public static partial class CoordinatorExtensions
         app.Services.GetRequiredService<CoordinatorTelemetry>();
         // HTTP/1.1 is spoken on the HTTP port (and on the gRPC port with TLS, where ALPN lets both share it).
         app.MapDashboardData();
+        app.MapDashboardPages();
         if (!options.Secured)
             LogLoopbackOnly(app.Logger, options.GrpcPort, options.HttpPort);
         return app;

@@ -54,6 +54,9 @@ public sealed class TestWorker : IAsyncDisposable
     public ConcurrentDictionary<string, byte[]> Resumed { get; } = new();
     public int Welcomes;
 
+    /// <summary>When true, rank 0 uploads a samples grid (a real, 1×1 PNG) after each report, as a trainer does after evaluating.</summary>
+    public bool UploadSamples { get; set; }
+
     /// <summary>When false, assignments are recorded but not run (the member stays "running" until Kill or dispose).</summary>
     public bool RunTrials { get; set; } = true;
 
@@ -198,6 +201,8 @@ public sealed class TestWorker : IAsyncDisposable
                 var progress = new Proto.AttemptProgress { AttemptId = assign.AttemptId, Step = report };
                 progress.Metrics[BuiltinTrials.ObjectiveMetric] = BuiltinTrials.SleepIntermediate(spec.Seed, report, spec.Sleep.Reports);
                 await TrySendAsync(new Proto.WorkerMessage { Progress = progress });
+                if (UploadSamples && assign.Rank == 0)
+                    await UploadAsync(assign.AttemptId, $"samples-{report:D9}.png", "samples", report, SamplesPng);
                 if (UploadCheckpoints && assign.Rank == 0)
                 {
                     try
@@ -238,20 +243,27 @@ public sealed class TestWorker : IAsyncDisposable
     public static int CheckpointStep(byte[] content) =>
         int.Parse(System.Text.Encoding.UTF8.GetString(content).Split(' ')[^1], CultureInfo.InvariantCulture);
 
-    private async Task UploadAsync(string attemptId, int trial, int step)
+    private Task UploadAsync(string attemptId, int trial, int step) =>
+        UploadAsync(attemptId, $"checkpoint-{step:D9}.ckpt", "checkpoint", step, System.Text.Encoding.UTF8.GetBytes(CheckpointContent(trial, step)));
+
+    private async Task UploadAsync(string attemptId, string name, string kind, int step, byte[] content)
     {
         using var call = Client().UploadArtifact(cancellationToken: _life.Token);
         await call.RequestStream.WriteAsync(new Proto.ArtifactUpload
         {
-            Header = new Proto.ArtifactHeader { AttemptId = attemptId, Name = $"checkpoint-{step:D9}.ckpt", Kind = "checkpoint", Step = step },
+            Header = new Proto.ArtifactHeader { AttemptId = attemptId, Name = name, Kind = kind, Step = step },
         });
         await call.RequestStream.WriteAsync(new Proto.ArtifactUpload
         {
-            Chunk = new Proto.ArtifactChunk { Data = ByteString.CopyFromUtf8(CheckpointContent(trial, step)) },
+            Chunk = new Proto.ArtifactChunk { Data = ByteString.CopyFrom(content) },
         });
         await call.RequestStream.CompleteAsync();
         await call;
     }
+
+    /// <summary>A valid PNG of one pixel: what the dashboard shows as a trial's latest samples grid.</summary>
+    public static readonly byte[] SamplesPng = Convert.FromBase64String(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==");
 
     private async Task<byte[]> DownloadAsync(string attemptId, string name, int? trial)
     {
