@@ -84,7 +84,7 @@ public static class UpCommand
         app.MapCoordinator();
         await app.StartAsync(cancellationToken);
         var coordinator = new Uri($"http://127.0.0.1:{grpcPort}");
-        console.MarkupLine($"coordinator on [bold]{coordinator}[/] (data in {Markup.Escape(data.FullName)}), {count} local worker(s) x {slots} slot(s)");
+        console.MarkupLine($"coordinator on [bold]{coordinator}[/] (data in {Markup.Escape(data.FullName)}), {count} local worker(s) x {slots} slot(s); dashboard at [bold]http://127.0.0.1:{httpPort}/[/]");
 
         using var logging = verbose ? LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)) : NullLoggerFactory.Instance;
         var agents = new List<WorkerAgent>();
