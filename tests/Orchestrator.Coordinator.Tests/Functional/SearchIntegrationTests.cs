@@ -120,7 +120,9 @@ public sealed class SearchIntegrationTests
                 Assert.Equal(entry.SourceTrial, attempt.ResumedFromTrial);
                 Assert.Equal(entry.SourceCheckpoint, attempt.ResumedFrom);
                 Assert.Equal($"checkpoint-{entry.SourceCheckpointStep:D9}.ckpt", entry.SourceCheckpoint);
-                Assert.NotEqual(entry.OldParameters, entry.NewParameters);
+                // Explore itself is covered by PbtControllerTests; here old and new may coincide legitimately (a member that
+                // copies the same unchanged source twice with the same factor gets the same parameters again).
+                Assert.NotEmpty(entry.NewParameters);
                 // The source had uploaded that checkpoint: a member without one is never copied.
                 var source = trials[entry.SourceTrial];
                 Assert.Contains(source.Artifacts, a => a.Name == entry.SourceCheckpoint && a.Kind == "checkpoint");
