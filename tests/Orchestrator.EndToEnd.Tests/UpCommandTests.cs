@@ -48,6 +48,27 @@ public sealed class UpCommandTests : IDisposable
     }
 
     [Fact]
+    public void Up_runs_trials_that_need_two_workers_once_its_local_workers_have_joined()
+    {
+        var sweep = Path.Combine(_root, "gang.yaml");
+        File.WriteAllText(sweep, """
+            sweep:
+              name: gang
+              trial: { kind: sleep, sleep: { seconds: 0.2, reports: 1 } }
+              parameters:
+                - { name: seed, type: int, min: 1, max: 3, grid_points: 3 }
+              search: { algorithm: grid }
+              budget: { max_trials: 3, parallel_trials: 1 }
+              resources: { workers: 2 }
+            """);
+
+        var (code, output) = Up(sweep, "--data", Path.Combine(_root, "gang-data"));
+
+        Assert.True(code == 0, output);
+        Assert.Contains("trials 3 done", output);
+    }
+
+    [Fact]
     public void Up_refuses_a_bad_sweep_naming_the_field_and_starts_nothing()
     {
         var sweep = Path.Combine(_root, "bad.yaml");

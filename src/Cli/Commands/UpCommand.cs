@@ -109,8 +109,24 @@ public static class UpCommand
         try
         {
             using var connection = new JobsConnection(coordinator, token: null);
-            var submitted = await connection.Client.SubmitSweepAsync(new SubmitSweepRequest { RequestId = Guid.NewGuid().ToString("N"), Spec = spec.ToProto() },
-                deadline: JobsConnection.Deadline, cancellationToken: cancellationToken);
+            // The coordinator checks resources.workers against the workers it knows: let the local ones join first.
+            await Task.WhenAll(agents.Select(a => a.Welcomed)).WaitAsync(TimeSpan.FromMinutes(1), cancellationToken);
+            var request = new SubmitSweepRequest { RequestId = Guid.NewGuid().ToString("N"), Spec = spec.ToProto() };
+            SubmitSweepResponse submitted;
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    submitted = await connection.Client.SubmitSweepAsync(request, deadline: JobsConnection.Deadline, cancellationToken: cancellationToken);
+                    break;
+                }
+                catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.InvalidArgument
+                    && e.Status.Detail.Contains("resources.workers", StringComparison.Ordinal) && attempt < 20)
+                {
+                    // A welcomed worker reaches the scheduler a moment later (a one-way notification).
+                    await Task.Delay(250, cancellationToken);
+                }
+            }
             var view = await SweepWatcher.WatchAsync(connection, submitted.SweepId, console, json: false, cancellationToken);
             RemoteCommands.PrintFinal(console, view);
             PrintBestArtifacts(console, view, Path.Combine(data.FullName, "artifacts"));

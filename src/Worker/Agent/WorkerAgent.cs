@@ -24,6 +24,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     // Results not yet written to a live stream, by attempt id: sent after the next welcome if the stream breaks.
     private readonly ConcurrentDictionary<string, AttemptResult> _undelivered = new();
     private volatile ChannelWriter<WorkerMessage>? _outbox;
+    private readonly TaskCompletionSource _welcomed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public WorkerAgent(WorkerAgentOptions options, ILogger logger)
     {
@@ -52,6 +53,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     internal ILogger Logger => _logger;
 
     internal Metadata? Headers => _options.JoinToken is { } token ? new Metadata { { "authorization", $"Bearer {token}" } } : null;
+
+    /// <summary>Completes when the coordinator first welcomed this worker.</summary>
+    public Task Welcomed => _welcomed.Task;
 
     /// <summary>Attempts running now, by id.</summary>
     public IReadOnlyCollection<string> Running => _attempts.Keys.ToArray();
@@ -121,6 +125,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             ?? throw new InvalidOperationException($"the coordinator answered hello with {call.ResponseStream.Current.KindCase}, not a welcome");
         var interval = TimeSpan.FromMilliseconds(Math.Clamp(welcome.HeartbeatIntervalMs, 100, 60_000));
         LogConnected(_logger, _options.Coordinator, _options.WorkerId, _attempts.Count, interval.TotalMilliseconds);
+        _welcomed.TrySetResult();
 
         var outbox = Channel.CreateUnbounded<WorkerMessage>(new UnboundedChannelOptions { SingleReader = true });
         _outbox = outbox.Writer;
