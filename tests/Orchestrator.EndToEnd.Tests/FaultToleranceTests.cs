@@ -127,7 +127,11 @@ public sealed class FaultToleranceTests
             limit: TimeSpan.FromSeconds(60));
 
         Assert.All(done.Trials, t => Assert.NotEqual(TrialState.Completed, t.State));
-        // The workers ran the cancel (not a lease timeout): each logged its attempt canceled by the coordinator.
+        // The workers ran the cancel (not a lease timeout): they log each attempt canceled by the coordinator. The
+        // sweep shows canceled as soon as the coordinator has decided, so wait for the workers' side.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(w1.Output + w2.Output).Contains("canceled by the coordinator", StringComparison.Ordinal) && DateTime.UtcNow < until)
+            await Task.Delay(100);
         Assert.Contains("canceled by the coordinator", w1.Output + w2.Output);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60));
     }
@@ -158,6 +162,7 @@ public sealed class FaultToleranceTests
 
         var intruder = cluster.StartWorker("intruder", environment: new Dictionary<string, string> { ["ORCHESTRATOR_JOIN_TOKEN"] = "guess" });
         Assert.True(intruder.Process.WaitForExit(TimeSpan.FromMinutes(1)), intruder.Output);
+        intruder.Process.WaitForExit(); // drains the redirected output the timed wait may leave behind
         Assert.Equal(1, intruder.Process.ExitCode);
         Assert.Contains("refused this worker", intruder.Output);
 
