@@ -1,3 +1,4 @@
+using Orchestrator.Shared.Net;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -22,7 +23,7 @@ public static class DashboardLatency
         int trials = Options.Int(args, "--dashboard-trials", 1000);
         int requests = Options.Int(args, "--dashboard-requests", 200);
         var directory = Directory.CreateTempSubdirectory("dashboard-bench-").FullName;
-        int grpc = FreePort(), http = FreePort();
+        int grpc = LoopbackPorts.Free(), http = LoopbackPorts.Free();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = directory, Args = [] });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -31,8 +32,8 @@ public static class DashboardLatency
             ["Orchestrator:HttpPort"] = http.ToString(CultureInfo.InvariantCulture),
             ["Orchestrator:Storage:Path"] = Path.Combine(directory, "coordinator.db"),
             ["Orchestrator:Artifacts:Path"] = Path.Combine(directory, "artifacts"),
-            ["Orchestrator:Cluster:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Orchestrator:Cluster:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Orchestrator:Cluster:SiloPort"] = LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orchestrator:Cluster:GatewayPort"] = LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
             ["Orchestrator:Limits:ClusterWorkers"] = "1",
         });
         builder.AddCoordinator();
@@ -94,10 +95,4 @@ public static class DashboardLatency
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,3 +1,4 @@
+using Orchestrator.Shared.Net;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -85,7 +86,7 @@ public static class DpScaling
 
     private static async Task<ChildResult[]> RunGroupAsync(int world, int steps, int batch)
     {
-        var endpoints = FreeEndpoints(world);
+        var endpoints = LoopbackPorts.Endpoints(world);
         var children = Enumerable.Range(0, world).Select(r => StartChild(
             ["dp_scaling", "--rank", $"{r}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}", "--peers", string.Join(',', endpoints)])).ToArray();
         try
@@ -166,14 +167,6 @@ public static class DpScaling
         return 0;
     }
 
-    private static string[] FreeEndpoints(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var endpoints = listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}").ToArray();
-        listeners.ForEach(l => l.Stop());
-        return endpoints;
-    }
 
     private static Process StartChild(string[] args)
     {

@@ -1,3 +1,4 @@
+using Orchestrator.Shared.Net;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -37,16 +38,16 @@ public static class SweepOverhead
         double minimum = trials * seconds / (workerCount * slots);
         Console.WriteLine(Inv($"sweep_overhead: {trials} sleep trials of {seconds} s on {workerCount} workers x {slots} slots; theoretical minimum {minimum:F1} s"));
         var data = Directory.CreateTempSubdirectory("orchestrator-sweep-overhead-").FullName;
-        int grpcPort = FreePort();
+        int grpcPort = LoopbackPorts.Free();
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Orchestrator:GrpcPort"] = $"{grpcPort}",
-            ["Orchestrator:HttpPort"] = $"{FreePort()}",
+            ["Orchestrator:HttpPort"] = $"{LoopbackPorts.Free()}",
             ["Orchestrator:Storage:Path"] = Path.Combine(data, "coordinator.db"),
             ["Orchestrator:Artifacts:Path"] = Path.Combine(data, "artifacts"),
-            ["Orchestrator:Cluster:SiloPort"] = $"{FreePort()}",
-            ["Orchestrator:Cluster:GatewayPort"] = $"{FreePort()}",
+            ["Orchestrator:Cluster:SiloPort"] = $"{LoopbackPorts.Free()}",
+            ["Orchestrator:Cluster:GatewayPort"] = $"{LoopbackPorts.Free()}",
         });
         builder.Logging.ClearProviders();
         builder.AddCoordinator();
@@ -128,12 +129,6 @@ public static class SweepOverhead
         return sweep.Summary.State == SweepState.Completed ? 0 : 1;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,4 @@
+using Orchestrator.Shared.Net;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -34,14 +35,6 @@ public sealed class DataParallelTests : IDisposable
         return path;
     }
 
-    private static string[] FreeEndpoints(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var endpoints = listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}").ToArray();
-        listeners.ForEach(l => l.Stop());
-        return endpoints;
-    }
 
     /// <summary>A running `orchestrator` process whose output is collected as it comes.</summary>
     private sealed class Rank : IDisposable
@@ -117,7 +110,7 @@ public sealed class DataParallelTests : IDisposable
 
         var split = Write("split.yaml", Trial($"batch_size: {b}", steps));
         var groupDir = Path.Combine(_root, "group");
-        var ranks = StartGroup(split, groupDir, FreeEndpoints(processes), devices);
+        var ranks = StartGroup(split, groupDir, LoopbackPorts.Endpoints(processes), devices);
         try
         {
             foreach (var rank in ranks) Assert.True(rank.WaitForExit(TimeSpan.FromMinutes(5)) == 0, rank.Output);
@@ -143,7 +136,7 @@ public sealed class DataParallelTests : IDisposable
     public void Killing_one_rank_fails_every_other_rank_within_the_timeout_naming_the_rank_and_the_collective()
     {
         var config = Write("long.yaml", Trial("batch_size: 16", steps: 1_000_000));
-        var ranks = StartGroup(config, Path.Combine(_root, "killed"), FreeEndpoints(3), 1, "--collective-timeout", "5");
+        var ranks = StartGroup(config, Path.Combine(_root, "killed"), LoopbackPorts.Endpoints(3), 1, "--collective-timeout", "5");
         try
         {
             // Wait until rank 0 has logged training steps: the group is formed and all-reducing.
@@ -173,7 +166,7 @@ public sealed class DataParallelTests : IDisposable
     {
         var small = Write("small.yaml", Trial("batch_size: 16", steps: 50));
         var large = Write("large.yaml", Trial("batch_size: 16", steps: 50, hidden: 48));
-        var peers = FreeEndpoints(2);
+        var peers = LoopbackPorts.Endpoints(2);
         using var rank0 = new Rank("train", "--config", small, "--out", Path.Combine(_root, "mismatch"), "--rank", "0", "--world", "2",
             "--peers", string.Join(',', peers), "--group", "mismatch", "--collective-timeout", "10");
         using var rank1 = new Rank("train", "--config", large, "--out", Path.Combine(_root, "mismatch"), "--rank", "1", "--world", "2",

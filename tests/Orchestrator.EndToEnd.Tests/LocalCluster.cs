@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Orchestrator.Shared.Net;
 using Orchestrator.Shared.Protos;
 using Orchestrator.Shared.Sweeps;
 
@@ -22,7 +23,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public LocalCluster(string? redis = null)
     {
         Root = Directory.CreateTempSubdirectory("orchestrator-e2e-").FullName;
-        GrpcPort = FreePort();
+        GrpcPort = LoopbackPorts.Free();
         Redis = redis;
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
         Jobs = new Jobs.JobsClient(_channel);
@@ -70,11 +71,11 @@ public sealed class LocalCluster : IAsyncDisposable
         {
             "coordinator",
             $"--Orchestrator:GrpcPort={grpcPort ?? GrpcPort}",
-            $"--Orchestrator:HttpPort={FreePort()}",
+            $"--Orchestrator:HttpPort={LoopbackPorts.Free()}",
             $"--Orchestrator:Storage:Path={Path.Combine(Root, "coordinator.db")}",
             $"--Orchestrator:Artifacts:Path={Path.Combine(Root, "artifacts")}",
-            $"--Orchestrator:Cluster:SiloPort={(siloPort == 0 ? FreePort() : siloPort)}",
-            $"--Orchestrator:Cluster:GatewayPort={(gatewayPort == 0 ? FreePort() : gatewayPort)}",
+            $"--Orchestrator:Cluster:SiloPort={(siloPort == 0 ? LoopbackPorts.Free() : siloPort)}",
+            $"--Orchestrator:Cluster:GatewayPort={(gatewayPort == 0 ? LoopbackPorts.Free() : gatewayPort)}",
             // Quick failure detection keeps the fault tests short; the logic is the same at any lease.
             "--Orchestrator:Workers:HeartbeatSeconds=1",
             "--Orchestrator:Workers:LeaseSeconds=4",
@@ -87,7 +88,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null) =>
         Start($"worker:{id}",
             ["worker", "--coordinator", coordinator ?? Coordinator, "--worker-id", id, "--slots", $"{slots}",
-             "--collective-port", $"{FreePortRange(slots)}", "--metrics-port", $"{FreePort()}", "--work-dir", Path.Combine(Root, "workers", id)], environment);
+             "--collective-port", $"{LoopbackPorts.FreeRange(slots)}", "--metrics-port", $"{LoopbackPorts.Free()}", "--work-dir", Path.Combine(Root, "workers", id)], environment);
 
     private Node Start(string name, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
@@ -159,38 +160,6 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private static string Tail(string text, int chars) => text.Length <= chars ? text : text[^chars..];
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static int FreePortRange(int count)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            int first = Random.Shared.Next(20000, 60000 - count);
-            var listeners = new List<TcpListener>();
-            try
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    var listener = new TcpListener(IPAddress.Loopback, first + i);
-                    listener.Start();
-                    listeners.Add(listener);
-                }
-                return first;
-            }
-            catch (SocketException) when (attempt < 100)
-            {
-            }
-            finally
-            {
-                foreach (var listener in listeners) listener.Stop();
-            }
-        }
-    }
 
     public async ValueTask DisposeAsync()
     {

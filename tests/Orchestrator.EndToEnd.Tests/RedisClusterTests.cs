@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Net.Client;
+using Orchestrator.Shared.Net;
 using Orchestrator.Shared.Protos;
 
 namespace Orchestrator.EndToEnd.Tests;
@@ -14,7 +15,7 @@ public sealed class RedisClusterTests
 
         public RedisServer()
         {
-            Port = LocalCluster.FreePort();
+            Port = LoopbackPorts.Free();
             // redis-server is a test dependency: scripts/test.sh installs Debian's package when it is missing.
             var info = new ProcessStartInfo("redis-server", ["--port", $"{Port}", "--bind", "127.0.0.1", "--dir", _directory, "--save", "", "--appendonly", "no"])
             {
@@ -44,7 +45,7 @@ public sealed class RedisClusterTests
     {
         using var redis = new RedisServer();
         await using var cluster = new LocalCluster(redis: $"127.0.0.1:{redis.Port}");
-        int otherGrpcPort = LocalCluster.FreePort();
+        int otherGrpcPort = LoopbackPorts.Free();
         cluster.StartCoordinator();
         cluster.StartCoordinator(grpcPort: otherGrpcPort);
         using var otherChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{otherGrpcPort}");

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestrator.Cli.Remote;
 using Orchestrator.Coordinator.Extensions;
+using Orchestrator.Shared.Net;
 using Orchestrator.Shared.Protos;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Shared.Sweeps;
@@ -65,8 +66,8 @@ public static class UpCommand
         if (count < members) return Usage($"--workers {count} is fewer than the sweep's resources.workers ({members}): its trials could never start");
 
         Directory.CreateDirectory(data.FullName);
-        int grpcPort = port ?? FreePort();
-        int httpPort = FreePort();
+        int grpcPort = port ?? LoopbackPorts.Free();
+        int httpPort = LoopbackPorts.Free();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -74,8 +75,8 @@ public static class UpCommand
             ["Orchestrator:HttpPort"] = $"{httpPort}",
             ["Orchestrator:Storage:Path"] = Path.Combine(data.FullName, "coordinator.db"),
             ["Orchestrator:Artifacts:Path"] = Path.Combine(data.FullName, "artifacts"),
-            ["Orchestrator:Cluster:SiloPort"] = $"{FreePort()}",
-            ["Orchestrator:Cluster:GatewayPort"] = $"{FreePort()}",
+            ["Orchestrator:Cluster:SiloPort"] = $"{LoopbackPorts.Free()}",
+            ["Orchestrator:Cluster:GatewayPort"] = $"{LoopbackPorts.Free()}",
         });
         builder.Logging.ClearProviders();
         if (verbose) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -97,7 +98,7 @@ public static class UpCommand
                 Coordinator = coordinator,
                 Slots = slots,
                 WorkerId = $"local-{i}",
-                CollectivePort = FreePortRange(slots),
+                CollectivePort = LoopbackPorts.FreeRange(slots),
                 WorkDirectory = Path.Combine(data.FullName, "workers", $"local-{i}"),
                 TrainCommand = WorkerCommand.SelfCommand(),
             }, logging.CreateLogger($"worker.local-{i}"));
@@ -168,40 +169,6 @@ public static class UpCommand
         if (checkpoint is not null) console.WriteLine($"checkpoint:  {checkpoint}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>The first of <paramref name="count"/> consecutive free ports (a worker's slots listen on port + slot).</summary>
-    private static int FreePortRange(int count)
-    {
-        for (int attempt = 0; attempt < 100; attempt++)
-        {
-            int first = Random.Shared.Next(20000, 60000 - count);
-            var listeners = new List<TcpListener>();
-            try
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    var listener = new TcpListener(IPAddress.Loopback, first + i);
-                    listener.Start();
-                    listeners.Add(listener);
-                }
-                return first;
-            }
-            catch (SocketException)
-            {
-            }
-            finally
-            {
-                foreach (var listener in listeners) listener.Stop();
-            }
-        }
-        throw new InvalidOperationException($"no {count} consecutive free ports found for the workers' collectives");
-    }
 
     private static int Usage(string message)
     {

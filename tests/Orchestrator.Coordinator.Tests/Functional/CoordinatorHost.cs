@@ -107,10 +107,5 @@ public sealed class CoordinatorHost : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Orchestrator.Shared.Net.LoopbackPorts.Free();
 }
