@@ -16,6 +16,7 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
 {
     // Farewells (abort, goodbye) go out before links close; a peer too slow to take them is not waited for.
     private static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan FaultGrace = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MinHeartbeatInterval = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxHeartbeatInterval = TimeSpan.FromSeconds(1);
 
@@ -38,6 +39,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     private readonly long _quietTicks;
     private readonly object _gate = new();
     private CollectiveException? _fault;
+    // Set when the first failure recorded is a symptom (see Fail); completed when a neighbour's cause replaces it.
+    private TaskCompletionSource? _symptom;
     private Task? _teardown;
     private Task _background = Task.CompletedTask;
     private long _sequence = -1;
@@ -238,7 +241,7 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         Fail(-1, expected.Sequence,
             $"rank {_left!.Rank} sent {sent} ({sentBytes} bytes) where rank {Rank} expected {expected} ({expectedBytes} bytes): " +
             "the ranks called different collectives, or passed buffers of different lengths or different roots",
-            Rank);
+            Rank, symptom: true);
         throw FaultFor(null);
     }
 
@@ -262,7 +265,22 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         }
         catch (Exception e)
         {
-            throw Translate(e, sequence, cancellationToken);
+            var translated = Translate(e, sequence, cancellationToken);
+            if (translated is CollectiveException && Volatile.Read(ref _symptom) is { Task.IsCompleted: false } symptom)
+            {
+                // What this rank saw (a closed link, a chunk of another collective) can be the echo of a failure
+                // elsewhere whose news is still on its way: this rank entered after the others had failed. Give the
+                // readers a moment to deliver it, so that the error names the cause rather than the symptom.
+                try
+                {
+                    await symptom.Task.WaitAsync(FaultGrace).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+                translated = FaultFor(e is CollectiveException ? null : e);
+            }
+            throw translated;
         }
         finally
         {
@@ -323,7 +341,7 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
             // The ranks are out of step after any failure inside a collective, so the group ends either way.
             if (error is IOException)
             {
-                Fail(_right!.Rank, sequence, $"sending to rank {_right.Rank} failed ({error.Message})", Rank);
+                Fail(_right!.Rank, sequence, $"sending to rank {_right.Rank} failed ({error.Message})", Rank, symptom: true);
             }
             else
             {
@@ -343,7 +361,7 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     }
 
     /// <summary>Records the first failure, wakes every waiting collective and tells the neighbours; later calls do nothing.</summary>
-    private void Fail(int failedRank, long reportedSequence, string reason, int reporterRank)
+    private void Fail(int failedRank, long reportedSequence, string reason, int reporterRank, bool symptom = false)
     {
         long active = Interlocked.Read(ref _active);
         long sequence = active >= 0 ? active : Math.Max(0, Volatile.Read(ref _sequence));
@@ -354,8 +372,27 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
             ? $"{where}: {reason}."
             : $"{where}: {reason} (reported by rank {reporterRank}).";
         var fault = new CollectiveException(message, failedRank >= 0 ? failedRank : null, sequence);
-        if (Interlocked.CompareExchange(ref _fault, fault, null) is not null)
+        // Published before the fault, so that a cause reported right after a symptom always finds it.
+        TaskCompletionSource? awaitingCause = null;
+        if (symptom)
         {
+            awaitingCause = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            awaitingCause = Interlocked.CompareExchange(ref _symptom, awaitingCause, null) ?? awaitingCause;
+        }
+        if (Interlocked.CompareExchange(ref _fault, fault, null) is { } first)
+        {
+            if (symptom)
+            {
+                // The cause came first: nobody waits for another.
+                awaitingCause!.TrySetResult();
+            }
+            // A symptom recorded first gives way, once, to the cause that a neighbour reports after it. The group
+            // has already stopped and said farewell; only the error its callers get changes.
+            else if (reporterRank != Rank && Volatile.Read(ref _symptom) is { Task.IsCompleted: false } pending
+                && Interlocked.CompareExchange(ref _fault, fault, first) == first)
+            {
+                pending.TrySetResult();
+            }
             return;
         }
         _failed.Cancel();
@@ -551,8 +588,9 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     }
 
     /// <summary>
-    /// The rank this one waits for in collective <paramref name="active"/>: its left-hand neighbour when that is
-    /// quiet or has not entered the collective, otherwise whoever the neighbour itself waits for. Data only flows
+    /// The rank this one waits for in collective <paramref name="active"/>: whoever its left-hand neighbour last
+    /// said it waits for, otherwise that neighbour when it is quiet, has not entered the collective or is itself
+    /// the end of the chain. Data only flows
     /// rightwards, so following the chain leftwards ends at the rank that holds up the whole ring.
     /// </summary>
     private int Blocker(long active, long now, bool forHeartbeat)
@@ -562,13 +600,16 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
             return -1;
         }
         var status = _left.Status;
+        // The neighbour's own report comes first, even when it has been quiet for a few heartbeats: on an
+        // overloaded machine a process can go more than a second without running, and blaming it for that would
+        // name the wrong rank. A neighbour that is really gone is named by the heartbeat timeout instead.
+        if (status is not null && status.ActiveSequence == active && status.BlockerRank >= 0 && status.BlockerRank != Rank)
+        {
+            return status.BlockerRank;
+        }
         if (now - _left.LastHeard > _quietTicks || status is null || status.EnteredSequence < active)
         {
             return _left.Rank;
-        }
-        if (status.ActiveSequence == active && status.BlockerRank >= 0 && status.BlockerRank != Rank)
-        {
-            return status.BlockerRank;
         }
         return forHeartbeat ? -1 : _left.Rank;
     }
