@@ -18,7 +18,8 @@ namespace Orchestrator.Benchmarks;
 /// intra-op thread and by two such processes in a data-parallel group over loopback. Rounds alternate which runs
 /// first; each child warms up, then times a block of steps (a group's time is its slowest rank's). The speedup is
 /// the group's samples/s over the single process's (weak scaling: the global batch doubles, as with DDP), and the
-/// all-reduce share is the fraction of a rank's step time spent inside gradient all-reduces.
+/// all-reduce share is the fraction of a rank's step time spent inside gradient all-reduces. A third configuration,
+/// two single processes side by side that never communicate, measures what the machine itself allows.
 /// </summary>
 public static class DpScaling
 {
@@ -39,33 +40,42 @@ public static class DpScaling
             $"1 process x 1 thread against 2 processes x 1 thread over the TCP ring on loopback; {rounds} alternating rounds");
 
         var speedups = new List<double>();
+        var ceilings = new List<double>();
         var shares = new List<double>();
         var singleRates = new List<double>();
         var groupRates = new List<double>();
+        var independentRates = new List<double>();
         for (int round = 0; round < rounds; round++)
         {
-            double single = 0, group = 0, share = 0;
-            for (int order = 0; order < 2; order++)
+            double single = 0, group = 0, independent = 0, share = 0;
+            // Three configurations per round, in an order that rotates: the noise of a shared machine falls on each.
+            for (int slot = 0; slot < 3; slot++)
             {
-                bool runGroup = (order == 0) == (round % 2 == 1);
-                var results = await RunGroupAsync(runGroup ? 2 : 1, steps, batch);
+                var mode = (Mode)((slot + round) % 3);
+                var results = await RunGroupAsync(mode, steps, batch);
                 double slowest = results.Max(r => r.Seconds);
                 double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
-                if (runGroup)
+                switch (mode)
                 {
-                    group = rate;
-                    share = results.Average(r => r.AllReduceSeconds / r.Seconds);
-                }
-                else
-                {
-                    single = rate;
+                    case Mode.Group:
+                        group = rate;
+                        share = results.Average(r => r.AllReduceSeconds / r.Seconds);
+                        break;
+                    case Mode.Single:
+                        single = rate;
+                        break;
+                    case Mode.Independent:
+                        independent = rate;
+                        break;
                 }
             }
             speedups.Add(group / single);
+            ceilings.Add(independent / single);
             shares.Add(share);
             singleRates.Add(single);
             groupRates.Add(group);
-            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce {share:P1} of step time"));
+            independentRates.Add(independent);
+            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce {share:P1} of step time; 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
         }
 
         var figures = new Dictionary<string, object>
@@ -74,6 +84,11 @@ public static class DpScaling
             ["speedup_min"] = Math.Round(speedups.Min(), 3),
             ["speedup_max"] = Math.Round(speedups.Max(), 3),
             ["allreduce_share"] = Math.Round(Median(shares), 4),
+            // Two processes that never talk, side by side: what this machine's two cores give two trainers at all
+            // (shared caches, memory bandwidth, the rest of the system). The group cannot beat it.
+            ["independent_speedup"] = Math.Round(Median(ceilings), 3),
+            ["scaling_efficiency_vs_independent"] = Math.Round(Median(speedups.Zip(ceilings, (g, c) => g / c).ToList()), 3),
+            ["independent_samples_per_sec"] = Math.Round(Median(independentRates), 1),
             ["single_samples_per_sec"] = Math.Round(Median(singleRates), 1),
             ["two_process_samples_per_sec"] = Math.Round(Median(groupRates), 1),
             ["batch_per_replica"] = batch,
@@ -84,15 +99,20 @@ public static class DpScaling
         return 0;
     }
 
-    private static async Task<ChildResult[]> RunGroupAsync(int world, int steps, int batch)
+    private enum Mode { Single, Group, Independent }
+
+    private static async Task<ChildResult[]> RunGroupAsync(Mode mode, int steps, int batch)
     {
-        var endpoints = LoopbackPorts.Endpoints(world);
-        var children = Enumerable.Range(0, world).Select(r => StartChild(
-            ["dp_scaling", "--rank", $"{r}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}", "--peers", string.Join(',', endpoints)])).ToArray();
+        int processes = mode == Mode.Single ? 1 : 2;
+        int world = mode == Mode.Group ? 2 : 1;
+        var endpoints = LoopbackPorts.Endpoints(processes);
+        var children = Enumerable.Range(0, processes).Select(p => StartChild(
+            ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}",
+             "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p]])).ToArray();
         try
         {
-            var results = new ChildResult[world];
-            for (int r = 0; r < world; r++)
+            var results = new ChildResult[processes];
+            for (int r = 0; r < processes; r++)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
                 string? line;
