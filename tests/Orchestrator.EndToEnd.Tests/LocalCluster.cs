@@ -65,7 +65,8 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    public Node StartCoordinator(int? grpcPort = null, int siloPort = 0, int gatewayPort = 0, params string[] extra)
+    public Node StartCoordinator(int? grpcPort = null, int siloPort = 0, int gatewayPort = 0, IDictionary<string, string>? environment = null,
+        params string[] extra)
     {
         var args = new List<string>
         {
@@ -82,13 +83,16 @@ public sealed class LocalCluster : IAsyncDisposable
         };
         if (Redis is not null) args.Add($"--Orchestrator:Cluster:Redis={Redis}");
         args.AddRange(extra);
-        return Start($"coordinator:{grpcPort ?? GrpcPort}", args);
+        return Start($"coordinator:{grpcPort ?? GrpcPort}", args, environment);
     }
 
-    public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null) =>
+    /// <param name="environment">Added to the worker's environment; its trial processes inherit it.</param>
+    /// <param name="metricsPort">The port of its Prometheus endpoint (a free one when not given; on loopback only, like the rest).</param>
+    public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null, int? metricsPort = null) =>
         Start($"worker:{id}",
             ["worker", "--coordinator", coordinator ?? Coordinator, "--worker-id", id, "--slots", $"{slots}",
-             "--collective-port", $"{LoopbackPorts.FreeRange(slots)}", "--metrics-port", $"{LoopbackPorts.Free()}", "--work-dir", Path.Combine(Root, "workers", id)], environment);
+             "--collective-port", $"{LoopbackPorts.FreeRange(slots)}", "--metrics-port", $"{metricsPort ?? LoopbackPorts.Free()}",
+             "--metrics-host", "127.0.0.1", "--work-dir", Path.Combine(Root, "workers", id)], environment);
 
     private Node Start(string name, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {
