@@ -1,10 +1,12 @@
 using System.Collections.Frozen;
+using Microsoft.Extensions.Options;
 
 namespace Orchestrator.Coordinator.Dashboard;
 
 /// <summary>
 /// The dashboard's web pages and their scripts, embedded in the assembly: the sweeps list at <c>/</c> and
-/// <c>/dashboard</c>, one sweep at <c>/dashboard/sweeps/{id}</c>. Behind the same token as the data endpoints; a
+/// <c>/dashboard</c>, one sweep at <c>/dashboard/sweeps/{id}</c>, and <c>/dashboard/orleans</c> leading to the Orleans
+/// dashboard (<see cref="OrleansDashboard"/>). Behind the same token as the data endpoints; a
 /// page opened with <c>?token=</c> leaves the token in a cookie so that its scripts' requests carry it.
 /// </summary>
 public static class DashboardPages
@@ -31,6 +33,9 @@ public static class DashboardPages
         group.MapGet("/dashboard", () => Asset("index.html"));
         group.MapGet("/dashboard/sweeps/{sweepId}", () => Asset("sweep.html"));
         group.MapGet("/dashboard/assets/{name}", (string name) => Asset(name));
+        // The pages' "Orleans" link: the static pages need not know the configured path of the Orleans dashboard.
+        group.MapGet("/dashboard/orleans", (HttpRequest request, IOptions<DashboardOptions> options) =>
+            options.Value.Orleans.Enabled ? Results.Redirect(options.Value.Orleans.Path + "/" + request.QueryString) : Results.NotFound());
     }
 
     private static IResult Asset(string name)
@@ -40,7 +45,7 @@ public static class DashboardPages
         return stream is null ? Results.NotFound() : Results.Stream(stream, type);
     }
 
-    private static async ValueTask<object?> RememberToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> RememberToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         // Only reached with a valid token (the filter before this one refuses the rest).

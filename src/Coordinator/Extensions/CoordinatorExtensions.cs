@@ -35,9 +35,19 @@ public static partial class CoordinatorExtensions
 
         builder.AddServiceDefaults(TelemetryNames.CoordinatorService);
         builder.Services.AddSingleton<CoordinatorTelemetry>();
-        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
+        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section)
+            .Validate(o => !o.Orleans.Enabled || ValidOrleansPath(o.Orleans.Path),
+                "Orchestrator:Dashboard:Orleans:Path must be a path below / such as /orleans, outside /dashboard and /api")
+            .Validate(o => o.Orleans.CounterIntervalSeconds >= 1 && o.Orleans.HistoryLength >= 1 && o.Orleans.ProfilerIdleSeconds >= 1,
+                "Orchestrator:Dashboard:Orleans: CounterIntervalSeconds, HistoryLength and ProfilerIdleSeconds must be >= 1")
+            .ValidateOnStart();
+        var orleansDashboard = builder.Configuration.GetSection(DashboardOptions.Section).Get<DashboardOptions>()?.Orleans ?? new();
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureEndpoints(kestrel, options));
-        builder.UseOrleans(silo => ConfigureSilo(silo, options));
+        builder.UseOrleans(silo =>
+        {
+            ConfigureSilo(silo, options);
+            if (orleansDashboard.Enabled) silo.AddOrleansDashboard(orleansDashboard);
+        });
 
         builder.Services.AddSingleton(new ArtifactStore(options.Artifacts.Path, options.Artifacts.MaxBytes));
         builder.Services.AddSingleton<AuthInterceptor>();
@@ -71,10 +81,15 @@ public static partial class CoordinatorExtensions
         // HTTP/1.1 is spoken on the HTTP port (and on the gRPC port with TLS, where ALPN lets both share it).
         app.MapDashboardData();
         app.MapDashboardPages();
+        app.MapOrleansDashboard(app.Services.GetRequiredService<IOptions<DashboardOptions>>().Value.Orleans);
         if (!options.Secured)
             LogLoopbackOnly(app.Logger, options.GrpcPort, options.HttpPort);
         return app;
     }
+
+    private static bool ValidOrleansPath(string? path) =>
+        path is { Length: > 1 } && path[0] == '/' && !path.EndsWith('/') && !path.Contains("//", StringComparison.Ordinal)
+        && !path.StartsWith("/dashboard", StringComparison.OrdinalIgnoreCase) && !path.StartsWith("/api", StringComparison.OrdinalIgnoreCase);
 
     private static CoordinatorOptions ReadOptions(IConfiguration configuration)
     {

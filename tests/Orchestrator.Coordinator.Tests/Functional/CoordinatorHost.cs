@@ -33,6 +33,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
     public int GrpcPort { get; }
     public int HttpPort { get; }
     public string? ApiToken { get; }
+    /// <summary>The coordinator's services, e.g. to enumerate its HTTP endpoints.</summary>
+    public IServiceProvider Services => _app.Services;
     public string Address => $"http://127.0.0.1:{GrpcPort}";
 
     /// <summary>Worker timing used by every functional test: short, so lease loss shows within seconds.</summary>

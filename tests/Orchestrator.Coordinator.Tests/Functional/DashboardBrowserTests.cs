@@ -130,7 +130,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserTests.Fixture fixture)
         (await browser.EvaluateAsync("Array.from(document.querySelectorAll('#trials tbody tr td:nth-child(2)')).map(td => td.textContent)"))!
             .AsArray().Select(n => n!.GetValue<string>()).ToList();
 
-    private static string ScreenshotPath(string name) => Path.Combine(ScreenshotDirectory, name);
+    internal static string ScreenshotPath(string name) => Path.Combine(ScreenshotDirectory, name);
 
     private static void Screenshot(long bytes) => Assert.True(bytes > 1000, $"a screenshot of {bytes} bytes is not a rendered page");
 

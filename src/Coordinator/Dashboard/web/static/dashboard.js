@@ -57,5 +57,9 @@
     return iso ? new Date(iso).toLocaleString() : "";
   }
 
+  // Every page links to the Orleans dashboard; with the token, like the pages' other links.
+  const orleans = document.getElementById("orleans-link");
+  if (orleans) orleans.href = withToken("/dashboard/orleans");
+
   window.dashboard = { token, withToken, getJson, poll, number, element, stateCell, time, updates: 0, charts: {} };
 })();
