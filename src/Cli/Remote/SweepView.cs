@@ -67,20 +67,45 @@ public sealed class SweepView
             $"best {(s.HasBestTrial ? $"#{s.BestTrial} {Markup.Escape(Metric)} = {Formats.Number(s.HasBestObjective ? s.BestObjective : null)}" : "-")}");
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("trial").AddColumn("state").AddColumn("progress").AddColumn("parameters")
-            .AddColumn(new TableColumn(Markup.Escape(Metric)).RightAligned()).AddColumn(new TableColumn("attempts").RightAligned());
+            .AddColumn(new TableColumn(Markup.Escape(Metric)).RightAligned());
+        var figures = Figures();
+        foreach (var (_, label) in figures) table.AddColumn(new TableColumn(Markup.Escape(label)).RightAligned());
+        table.AddColumn(new TableColumn("attempts").RightAligned());
         // Running trials first, then the newest: what is happening now fits on the screen.
         foreach (var t in _trials.Values.OrderBy(t => t.State == TrialState.Running ? 0 : 1).ThenByDescending(t => t.TrialNumber).Take(maxRows))
         {
-            table.AddRow(
+            var cells = new List<IRenderable>
+            {
                 new Markup($"{t.TrialNumber}{(s.HasBestTrial && s.BestTrial == t.TrialNumber ? " [yellow]*[/]" : "")}"),
                 new Markup($"[{Formats.Color(t.State)}]{Formats.State(t.State)}[/]"),
                 new Markup(Bar(t)),
                 new Markup(Markup.Escape(Formats.Parameters(t))),
                 new Markup(Formats.Number(t.HasObjective ? t.Objective : Current(t, Metric))),
-                new Markup(t.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            };
+            foreach (var (key, _) in figures) cells.Add(new Markup(Formats.Number(Current(t, key))));
+            cells.Add(new Markup(t.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            table.AddRow(cells);
         }
         return new Rows(header, table);
     }
+
+    /// <summary>
+    /// The training figures the dashboard charts, as columns: those some trial has reported, in a fixed order, the
+    /// objective's metric left out (it has its own column). Trials of other kinds report none of them.
+    /// </summary>
+    public IReadOnlyList<(string Key, string Label)> Figures() =>
+        KnownFigures.Where(f => f.Key != Metric && _trials.Values.Any(t => t.LastMetrics.ContainsKey(f.Key))).ToList();
+
+    /// <summary>One trial's training figures for a line of text ("d_loss 0.69 g_loss 0.71 ..."), empty when it has none.</summary>
+    public string FigureText(TrialSummary t) =>
+        string.Join(" ", KnownFigures.Where(f => t.LastMetrics.ContainsKey(f.Key)).Select(f => $"{f.Key} {Formats.Number(t.LastMetrics[f.Key])}"));
+
+    private static readonly (string Key, string Label)[] KnownFigures =
+    [
+        ("d_loss", "D loss"), ("g_loss", "G loss"), ("samples_per_sec", "samples/s"),
+        ("modes_covered", "modes"), ("high_quality_fraction", "HQ"),
+        ("class_coverage", "classes"), ("class_kl", "class KL"), ("frechet_distance", "FID"), ("kid", "KID"),
+    ];
 
     private static double? Current(TrialSummary t, string? metric) =>
         metric is not null && t.LastMetrics.TryGetValue(metric, out var v) ? v : null;

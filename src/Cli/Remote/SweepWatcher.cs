@@ -31,8 +31,10 @@ public static class SweepWatcher
             {
                 if (view.Apply(call.ResponseStream.Current) is { } changed)
                 {
+                    var figures = view.FigureText(changed);
                     console.WriteLine($"trial {changed.TrialNumber}: {Formats.State(changed.State)}" +
                         (changed.HasObjective ? $" objective {Formats.Number(changed.Objective)}" : "") +
+                        (figures.Length > 0 ? $" step {changed.Step} {figures}" : "") +
                         (changed.Reason.Length > 0 ? $" ({changed.Reason})" : ""));
                 }
                 if (view.Finished) break;
