@@ -4,6 +4,7 @@ using Orchestrator.Benchmarks;
 var scenarios = new Dictionary<string, Func<string[], int>>
 {
     ["searcher_cost"] = SearcherCost.Run,
+    ["search_quality"] = SearchQuality.Run,
     ["trainer_overhead"] = TrainerOverhead.Run,
     ["allreduce"] = AllReduceBenchmark.Run,
     ["dp_scaling"] = DpScaling.Run,

@@ -20,6 +20,59 @@ public static class SearcherCost
         Console.WriteLine($"searcher_cost: TPE suggestion time after {finished} finished trials over a 6-parameter space " +
             $"(2 uniform, 2 log_uniform, 1 int, 1 categorical), median of {samples} suggestions; then TPE vs random, 50 trials x 10 seeds");
 
+        var cost = MeasureSuggest(finished, samples);
+        var (tpe, search, parameters, trial) = (cost.Searcher, cost.Search, cost.Parameters, cost.NextTrial);
+        double median = cost.MedianMs, p95 = cost.P95Ms;
+        long bytesPerSuggest = cost.BytesPerSuggest;
+        Console.WriteLine($"  tpe suggest at {tpe.CompletedCount} finished: median {median:F2} ms, p95 {p95:F2} ms, {bytesPerSuggest} bytes allocated per suggestion");
+
+        var watchState = Stopwatch.StartNew();
+        string state = tpe.SaveState();
+        double saveMs = watchState.Elapsed.TotalMilliseconds;
+        watchState.Restart();
+        var restored = SearcherFactory.Restore(search, parameters, state);
+        double restoreMs = watchState.Elapsed.TotalMilliseconds;
+        bool sameNext = restored.Suggest(trial)!.AsSpan().SequenceEqual(tpe.Suggest(trial));
+        Console.WriteLine($"  state: {state.Length} chars, save {saveMs:F1} ms, restore {restoreMs:F1} ms, restored next suggestion identical: {sameNext}");
+
+        var (tpeQuadratic, randomQuadratic) = MedianBests(
+            [Uniform("x", -1, 1), Uniform("y", -1, 1)],
+            p => (p[0] - 0.3) * (p[0] - 0.3) + (p[1] + 0.2) * (p[1] + 0.2));
+        Console.WriteLine($"  quadratic (x-0.3)^2+(y+0.2)^2 on [-1,1]^2, median best of 10 seeds: tpe {tpeQuadratic:G4}, random {randomQuadratic:G4}");
+        var (tpeBranin, randomBranin) = MedianBests([Uniform("x1", -5, 10), Uniform("x2", 0, 15)], Branin);
+        Console.WriteLine($"  branin (minimum 0.397887), median best of 10 seeds: tpe {tpeBranin:G6}, random {randomBranin:G6}");
+
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["tpe_suggest_ms_at_1000"] = Math.Round(median, 3),
+            ["tpe_suggest_p95_ms_at_1000"] = Math.Round(p95, 3),
+            ["tpe_suggest_bytes_at_1000"] = bytesPerSuggest,
+            ["tpe_state_chars_at_1000"] = state.Length,
+            ["tpe_state_save_ms"] = Math.Round(saveMs, 2),
+            ["tpe_state_restore_ms"] = Math.Round(restoreMs, 2),
+            ["tpe_restore_same_next"] = sameNext,
+            ["tpe_quadratic_median_best"] = tpeQuadratic,
+            ["random_quadratic_median_best"] = randomQuadratic,
+            ["tpe_branin_median_best"] = tpeBranin,
+            ["random_branin_median_best"] = randomBranin,
+        }));
+        return sameNext ? 0 : 1;
+    }
+
+    /// <summary>What one TPE suggestion costs, and the searcher it was measured on (for the state round trip).</summary>
+    /// <param name="MedianMs">Median time of one suggestion.</param>
+    /// <param name="P95Ms">95th percentile of the suggestion times.</param>
+    /// <param name="BytesPerSuggest">Managed bytes allocated per suggestion.</param>
+    /// <param name="NextTrial">The first trial number the searcher has not seen.</param>
+    public sealed record SuggestCost(double MedianMs, double P95Ms, long BytesPerSuggest, TpeSearcher Searcher, SearchSpec Search,
+        IReadOnlyList<ParameterSpec> Parameters, int NextTrial);
+
+    /// <summary>
+    /// TPE's suggestion time once <paramref name="finished"/> trials have finished over a 6-parameter space, median of
+    /// <paramref name="samples"/> suggestions; also the `tpe_suggest_ms_at_1000` of search_quality.
+    /// </summary>
+    public static SuggestCost MeasureSuggest(int finished, int samples)
+    {
         IReadOnlyList<ParameterSpec> parameters =
         [
             new() { Name = "model.dropout", Type = ParameterTypes.Uniform, Min = 0, Max = 0.5 },
@@ -59,41 +112,7 @@ public static class SearcherCost
             tpe.Observe(trial, null);
         }
         Array.Sort(times);
-        double median = times[samples / 2], p95 = times[(int)(samples * 0.95)];
-        long bytesPerSuggest = allocated / samples;
-        Console.WriteLine($"  tpe suggest at {tpe.CompletedCount} finished: median {median:F2} ms, p95 {p95:F2} ms, {bytesPerSuggest} bytes allocated per suggestion");
-
-        var watchState = Stopwatch.StartNew();
-        string state = tpe.SaveState();
-        double saveMs = watchState.Elapsed.TotalMilliseconds;
-        watchState.Restart();
-        var restored = SearcherFactory.Restore(search, parameters, state);
-        double restoreMs = watchState.Elapsed.TotalMilliseconds;
-        bool sameNext = restored.Suggest(trial)!.AsSpan().SequenceEqual(tpe.Suggest(trial));
-        Console.WriteLine($"  state: {state.Length} chars, save {saveMs:F1} ms, restore {restoreMs:F1} ms, restored next suggestion identical: {sameNext}");
-
-        var (tpeQuadratic, randomQuadratic) = MedianBests(
-            [Uniform("x", -1, 1), Uniform("y", -1, 1)],
-            p => (p[0] - 0.3) * (p[0] - 0.3) + (p[1] + 0.2) * (p[1] + 0.2));
-        Console.WriteLine($"  quadratic (x-0.3)^2+(y+0.2)^2 on [-1,1]^2, median best of 10 seeds: tpe {tpeQuadratic:G4}, random {randomQuadratic:G4}");
-        var (tpeBranin, randomBranin) = MedianBests([Uniform("x1", -5, 10), Uniform("x2", 0, 15)], Branin);
-        Console.WriteLine($"  branin (minimum 0.397887), median best of 10 seeds: tpe {tpeBranin:G6}, random {randomBranin:G6}");
-
-        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["tpe_suggest_ms_at_1000"] = Math.Round(median, 3),
-            ["tpe_suggest_p95_ms_at_1000"] = Math.Round(p95, 3),
-            ["tpe_suggest_bytes_at_1000"] = bytesPerSuggest,
-            ["tpe_state_chars_at_1000"] = state.Length,
-            ["tpe_state_save_ms"] = Math.Round(saveMs, 2),
-            ["tpe_state_restore_ms"] = Math.Round(restoreMs, 2),
-            ["tpe_restore_same_next"] = sameNext,
-            ["tpe_quadratic_median_best"] = tpeQuadratic,
-            ["random_quadratic_median_best"] = randomQuadratic,
-            ["tpe_branin_median_best"] = tpeBranin,
-            ["random_branin_median_best"] = randomBranin,
-        }));
-        return sameNext ? 0 : 1;
+        return new SuggestCost(times[samples / 2], times[(int)(samples * 0.95)], allocated / samples, tpe, search, parameters, trial);
     }
 
     private static ParameterSpec Uniform(string name, double min, double max) =>
