@@ -103,9 +103,10 @@ public static class TelemetryOverhead
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++)
         {
+            telemetry.BeforeStep(trainer.DataPosition.Epoch, trainer.Step + 1);
             long started = Stopwatch.GetTimestamp();
             var stats = trainer.TrainStep();
-            telemetry.OnStep(stats.Step, trainer.DataPosition.Epoch, started, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, 1);
+            telemetry.OnStep(stats.Step, started, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, 1);
         }
         return sw.Elapsed.TotalMilliseconds / steps;
     }

@@ -118,6 +118,10 @@ public sealed class TelemetryTests
             var epochs = Children(trace, train, SpanNames.Epoch).ToList();
             Assert.True(epochs.Count >= 3, $"trial {number}: {epochs.Count} epoch span(s) for {Steps} steps of 64 per epoch{Context()}");
             Assert.Equal(Enumerable.Range(0, epochs.Count), epochs.Select(e => int.Parse(e.Attribute(AttributeNames.Epoch)!, CultureInfo.InvariantCulture)).Order());
+            // Each epoch's span opens before its first step: 64 batches an epoch, one batch a step (n_critic 1).
+            Assert.All(epochs, e => Assert.Equal(
+                (int.Parse(e.Attribute(AttributeNames.Epoch)!, CultureInfo.InvariantCulture) * 64 + 1).ToString(CultureInfo.InvariantCulture),
+                e.Attribute(AttributeNames.Step)));
 
             // Evaluations and checkpoints at steps 100 and 200, inside the epoch they happened in.
             var epochIds = epochs.Select(e => e.SpanId).ToHashSet();

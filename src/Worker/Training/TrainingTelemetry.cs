@@ -54,12 +54,20 @@ public sealed class TrainingTelemetry : IDisposable
     /// <summary>The trace context of the trial process's root span (for logs and tests).</summary>
     public ActivityContext Context => _train?.Context ?? default;
 
+    /// <summary>
+    /// Step <paramref name="step"/> is about to begin reading epoch <paramref name="epoch"/> (the data position
+    /// before the step): the epoch's span starts here, so that it holds its first step too.
+    /// </summary>
+    public void BeforeStep(int epoch, int step)
+    {
+        if (epoch != _epochNumber) StartEpoch(epoch, step);
+    }
+
     /// <summary>A training step ended; <paramref name="startedAt"/> is its Stopwatch timestamp before it began.</summary>
-    public void OnStep(int step, int epoch, long startedAt, TimeSpan allReduceTime, long allReduceBytes, int worldSize)
+    public void OnStep(int step, long startedAt, TimeSpan allReduceTime, long allReduceBytes, int worldSize)
     {
         var elapsed = Stopwatch.GetElapsedTime(startedAt);
         StepDuration.Record(elapsed.TotalSeconds);
-        if (epoch != _epochNumber) StartEpoch(epoch, step);
         if (allReduceBytes == _allReduceBytes) return;
         var reduceTime = allReduceTime - _allReduceTime;
         var reduceBytes = allReduceBytes - _allReduceBytes;

@@ -160,9 +160,10 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             }
 
             trainer.StopRequested = cancellationToken.IsCancellationRequested;
+            telemetry?.BeforeStep(trainer.DataPosition.Epoch, trainer.Step + 1);
             long stepStarted = Stopwatch.GetTimestamp();
             var stats = trainer.TrainStep();
-            telemetry?.OnStep(stats.Step, trainer.DataPosition.Epoch, stepStarted, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, world);
+            telemetry?.OnStep(stats.Step, stepStarted, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, world);
             stopAgreed = stats.StopRequested;
             if (stats.NonFiniteLoss is { } what)
             {
