@@ -8,8 +8,9 @@ namespace Orchestrator.Coordinator.Search;
 /// and report (step, value, hasCheckpoint) as they train. A member is ready every ReadyInterval steps since its
 /// last decision. When a ready member ranks in the bottom Quantile of the members with a current value
 /// (lower value better; ties by trial number; quantile sized as Ray's PBT: ceil(n·q), at most floor(n/2)), it
-/// exploits a member of the top Quantile picked at random, among those that have a checkpoint: never one
-/// without (the anchors' failure: a copy of nothing restarts the trial from scratch). If no top member has one
+/// exploits a member of the top Quantile picked at random, among those that have a checkpoint and a strictly
+/// better value: never one without a checkpoint (the anchors' failure: a copy of nothing restarts the trial from
+/// scratch), never one merely tied with it. If no top member has one
 /// yet it simply continues. Explore then changes the copied member's parameters: each one is resampled from
 /// its range with ResampleProbability; otherwise a numeric one is multiplied by one of PerturbFactors (picked at
 /// random) and clamped into its range (rounded for int), a categorical one kept.
@@ -116,9 +117,13 @@ public sealed class PbtController
             if (ranked[i].Trial == trialNumber) inBottom = true;
         if (!inBottom) return PbtDecision.Continue;
 
+        // Only a strictly better member is worth copying. Early in a GAN's training every member can stand at the
+        // same value (no high-quality samples yet): ranking those by trial number and copying across would throw
+        // away members that are merely not ahead yet, and with them the population's diversity.
         var sources = new List<(int Trial, Member Member)>(inQuantile);
         for (int i = 0; i < inQuantile; i++)
-            if (ranked[i].Member.CheckpointStep is not null && ranked[i].Trial != trialNumber) sources.Add(ranked[i]);
+            if (ranked[i].Member.CheckpointStep is not null && ranked[i].Trial != trialNumber && ranked[i].Member.Value < member.Value)
+                sources.Add(ranked[i]);
         if (sources.Count == 0) return PbtDecision.Continue;
 
         var random = DeterministicRandom.ForStream(_seed, ((long)trialNumber << 32) | (uint)step, StreamPurpose);

@@ -55,6 +55,22 @@ public sealed class PbtControllerTests
     }
 
     [Fact]
+    public void A_bottom_member_tied_with_the_top_continues_instead_of_copying_it()
+    {
+        // As early in a GAN sweep on high-quality fraction: everyone still at the same value.
+        var pbt = NewPopulation(Pbt, out _);
+        for (int t = 0; t < 3; t++) Assert.Equal(PbtDecision.Continue, pbt.Report(t, 500, 0.0, hasCheckpoint: true));
+        Assert.Equal(PbtDecision.Continue, pbt.Report(3, 500, 0.0, hasCheckpoint: true));
+        Assert.Empty(pbt.LineageOf(3));
+
+        // Once a member pulls ahead, the bottom one copies it at its next ready point.
+        pbt.Report(0, 1000, -0.4, hasCheckpoint: true);
+        var decision = pbt.Report(3, 1000, 0.0, hasCheckpoint: true);
+        Assert.Equal(PbtAction.Exploit, decision.Action);
+        Assert.Equal(0, decision.SourceTrial);
+    }
+
+    [Fact]
     public void Explore_multiplies_the_copied_parameters_by_a_perturb_factor_within_range()
     {
         var search = Pbt with { ResampleProbability = 0 };
