@@ -102,6 +102,23 @@ public static class SweepOverhead
             await Task.Delay(100);
         }
         double observed = clock.Elapsed.TotalSeconds;
+
+        // Where the time beyond the minimum goes: each attempt's span as the coordinator recorded it (from recording
+        // the attempt, before its assignment goes out, to recording its result) against the sleep, and the slot
+        // time no attempt held (between one attempt's result and the next one's start on that slot).
+        var durations = new List<double>();
+        for (int n = 0; n < sweep.Summary.TrialsCreated; n++)
+        {
+            var trial = await jobs.GetTrialAsync(new GetTrialRequest { SweepId = submitted.SweepId, TrialNumber = n });
+            foreach (var attempt in trial.Attempts)
+                if (attempt.StartedAt is not null && attempt.EndedAt is not null)
+                    durations.Add((attempt.EndedAt.ToDateTime() - attempt.StartedAt.ToDateTime()).TotalMilliseconds);
+        }
+        durations.Sort();
+        double attemptMedian = durations.Count > 0 ? durations[durations.Count / 2] : double.NaN;
+        double attemptP95 = durations.Count > 0 ? durations[(int)(durations.Count * 0.95)] : double.NaN;
+        double idlePerTrial = (observed * workerCount * slots * 1000 - durations.Sum()) / Math.Max(1, durations.Count);
+        Console.WriteLine(Inv($"  attempt span (coordinator's record) median {attemptMedian:F1} ms, p95 {attemptP95:F1} ms for a {seconds * 1000:F0} ms sleep; slot time between attempts {idlePerTrial:F1} ms per trial"));
         GC.Collect();
         GC.WaitForPendingFinalizers();
         long managed = GC.GetTotalMemory(forceFullCollection: true);
@@ -121,6 +138,9 @@ public static class SweepOverhead
             ["minimum_seconds"] = Math.Round(minimum, 2),
             ["observed_over_minimum"] = Math.Round(observed / minimum, 4),
             ["trials_dispatched_per_second"] = Math.Round(sweep.Summary.TrialsCreated / observed, 2),
+            ["attempt_ms_median"] = Math.Round(attemptMedian, 1),
+            ["attempt_ms_p95"] = Math.Round(attemptP95, 1),
+            ["slot_idle_ms_per_trial"] = Math.Round(idlePerTrial, 1),
             // Coordinator and agents share this process; the agents' part is small (timers for sleeping trials).
             ["process_managed_mb_after"] = Math.Round(managed / 1048576.0, 1),
             ["process_working_set_mb_after"] = Math.Round(workingSet / 1048576.0, 1),
