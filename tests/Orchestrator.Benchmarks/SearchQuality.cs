@@ -390,23 +390,7 @@ public static class SearchQuality
 
         public static async Task<Cluster> StartAsync(string data, int workers, int slotsPerWorker)
         {
-            int grpcPort = LoopbackPorts.Free();
-            var builder = WebApplication.CreateBuilder();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Orchestrator:GrpcPort"] = $"{grpcPort}",
-                ["Orchestrator:HttpPort"] = $"{LoopbackPorts.Free()}",
-                ["Orchestrator:Storage:Path"] = Path.Combine(data, "coordinator.db"),
-                ["Orchestrator:Artifacts:Path"] = Path.Combine(data, "artifacts"),
-                ["Orchestrator:Cluster:SiloPort"] = $"{LoopbackPorts.Free()}",
-                ["Orchestrator:Cluster:GatewayPort"] = $"{LoopbackPorts.Free()}",
-            });
-            builder.Logging.ClearProviders();
-            builder.AddCoordinator();
-            var app = builder.Build();
-            app.MapCoordinator();
-            await app.StartAsync();
-            var coordinator = new Uri($"http://127.0.0.1:{grpcPort}");
+            var (app, coordinator) = await BenchCoordinator.StartAsync(data);
 
             // The project reference copies the CLI next to this benchmark: trials run as `dotnet orchestrator.dll train`.
             string cli = Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");

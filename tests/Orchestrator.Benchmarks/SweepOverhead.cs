@@ -38,23 +38,8 @@ public static class SweepOverhead
         double minimum = trials * seconds / (workerCount * slots);
         Console.WriteLine(Inv($"sweep_overhead: {trials} sleep trials of {seconds} s on {workerCount} workers x {slots} slots; theoretical minimum {minimum:F1} s"));
         var data = Directory.CreateTempSubdirectory("orchestrator-sweep-overhead-").FullName;
-        int grpcPort = LoopbackPorts.Free();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Orchestrator:GrpcPort"] = $"{grpcPort}",
-            ["Orchestrator:HttpPort"] = $"{LoopbackPorts.Free()}",
-            ["Orchestrator:Storage:Path"] = Path.Combine(data, "coordinator.db"),
-            ["Orchestrator:Artifacts:Path"] = Path.Combine(data, "artifacts"),
-            ["Orchestrator:Cluster:SiloPort"] = $"{LoopbackPorts.Free()}",
-            ["Orchestrator:Cluster:GatewayPort"] = $"{LoopbackPorts.Free()}",
-        });
-        builder.Logging.ClearProviders();
-        builder.AddCoordinator();
-        await using var app = builder.Build();
-        app.MapCoordinator();
-        await app.StartAsync();
-        var coordinator = new Uri($"http://127.0.0.1:{grpcPort}");
+        var (started, coordinator) = await BenchCoordinator.StartAsync(data);
+        await using var app = started;
 
         using var stop = new CancellationTokenSource();
         var agents = Enumerable.Range(0, workerCount).Select(i => new WorkerAgent(new WorkerAgentOptions
