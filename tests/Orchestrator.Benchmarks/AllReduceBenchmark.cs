@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text.Json;
 using Orchestrator.Worker.Collectives;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -402,11 +403,6 @@ public static class AllReduceBenchmark
         return ring.Select((t, i) => raw[i] / t).ToArray();
     }
 
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     /// <param name="Ms">Per size, per method, each measured round's milliseconds.</param>
     /// <param name="CpuMs">Per size, per method, the process's CPU time (user + system) in each measured round.</param>

@@ -10,6 +10,7 @@ using Orchestrator.Worker.Collectives;
 using Orchestrator.Worker.Data;
 using Orchestrator.Worker.Training;
 using TorchSharp;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -197,11 +198,5 @@ public static class DpScaling
         return Process.Start(start)!;
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

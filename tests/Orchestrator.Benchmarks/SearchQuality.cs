@@ -12,6 +12,7 @@ using Orchestrator.Shared.Net;
 using Orchestrator.Shared.Protos;
 using Orchestrator.Shared.Sweeps;
 using Orchestrator.Worker.Agent;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -368,7 +369,6 @@ public static class SearchQuality
 
     private static string Format(double? value) => value is { } v ? v.ToString("F4", CultureInfo.InvariantCulture) : "none";
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>An in-process coordinator and worker agents whose trials are `orchestrator train` processes.</summary>
     private sealed class Cluster : IAsyncDisposable

@@ -13,6 +13,7 @@ using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Shared.Protos;
 using Orchestrator.Shared.Sweeps;
 using Orchestrator.Worker.Agent;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -135,5 +136,4 @@ public static class SweepOverhead
     }
 
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -13,6 +13,7 @@ using Orchestrator.Shared.Telemetry;
 using Orchestrator.Worker.Data;
 using Orchestrator.Worker.Training;
 using TorchSharp;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -118,12 +119,6 @@ public static class TelemetryOverhead
         return sw.Elapsed.TotalMilliseconds / steps;
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
 
     /// <summary>An OTLP/HTTP receiver on loopback: accepts every export (an empty protobuf response is a success).</summary>
     private sealed class OtlpReceiver

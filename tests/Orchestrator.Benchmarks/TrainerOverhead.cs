@@ -6,6 +6,7 @@ using Orchestrator.Worker.Models;
 using Orchestrator.Worker.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using static Orchestrator.Benchmarks.Figures;
 
 namespace Orchestrator.Benchmarks;
 
@@ -120,12 +121,6 @@ public static class TrainerOverhead
         return sw.Elapsed.TotalMilliseconds / steps;
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
 
     /// <summary>
     /// What a user writes by hand with TorchSharp: the same G and D classes, Adam, non-saturating BCE, one D and

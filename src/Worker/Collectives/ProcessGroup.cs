@@ -590,8 +590,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     /// <summary>
     /// The rank this one waits for in collective <paramref name="active"/>: whoever its left-hand neighbour last
     /// said it waits for, otherwise that neighbour when it is quiet, has not entered the collective or is itself
-    /// the end of the chain. Data only flows
-    /// rightwards, so following the chain leftwards ends at the rank that holds up the whole ring.
+    /// the end of the chain. Data only flows rightwards, so following the chain leftwards ends at the rank that
+    /// holds up the whole ring.
     /// </summary>
     private int Blocker(long active, long now, bool forHeartbeat)
     {
