@@ -14,6 +14,8 @@ internal sealed class GroupRouter
     private readonly Dictionary<string, int> _connected = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _retired = new(StringComparer.Ordinal);
     private readonly Queue<string> _retiredOrder = new();
+    // Groups whose acceptor stopped waiting (setup cancelled or timed out), newest last: named, never refused.
+    private readonly Queue<string> _abandoned = new();
     private readonly Queue<string> _refusals = new();
     private bool _closed;
 
@@ -38,6 +40,9 @@ internal sealed class GroupRouter
                 if (_waiting.TryGetValue(groupId, out var waiting) && waiting == accepted)
                 {
                     _waiting.Remove(groupId);
+                    // Named in refusals until its group retires it, so a peer dialling meanwhile learns which it was.
+                    _abandoned.Enqueue(groupId);
+                    if (_abandoned.Count > RememberedGroups) _abandoned.Dequeue();
                 }
             }
             accepted.TrySetCanceled(cancellationToken);
@@ -138,10 +143,10 @@ internal sealed class GroupRouter
         }
         // Groups given up on recently still tell a peer with the wrong id what the right one was.
         var retired = new List<string>(3);
-        foreach (string id in _retiredOrder.Reverse())
+        foreach (string id in _retiredOrder.Concat(_abandoned).Reverse())
         {
             string quoted = $"'{id}'";
-            if (retired.Count < 3 && _retired.ContainsKey(id) && !retired.Contains(quoted))
+            if (retired.Count < 3 && (_retired.ContainsKey(id) || _abandoned.Contains(id)) && !retired.Contains(quoted))
             {
                 retired.Add(quoted);
             }
