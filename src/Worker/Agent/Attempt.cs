@@ -65,9 +65,7 @@ internal abstract class Attempt
         catch (Exception e)
         {
             failure = e;
-            // The attempt's own code failed (an unreadable spec, an artifact that cannot be fetched): not the
-            // trial's training, so the agent reports it and keeps serving.
-            result = new AttemptResult { Status = ResultStatus.Failed, Reason = e.Message, Step = Step };
+            result = ResultOf(e, _stop.IsCancellationRequested, StopStatus, StopReason, Step);
         }
         result.AttemptId = Id;
         AgentTelemetry.EndAttempt(activity, result, failure);
@@ -77,6 +75,22 @@ internal abstract class Attempt
     });
 
     protected abstract Task<AttemptResult> RunAsync();
+
+    /// <summary>
+    /// The result of an attempt whose own code threw (before or around its trial process). A stop that interrupted it
+    /// ends it as the stop asked; a coordinator that could not be reached (restarting, a lost connection mid-download
+    /// of the resume checkpoint) interrupts it, so the coordinator retries it; anything else (an unreadable spec, an
+    /// artifact the coordinator does not have) fails it with the cause, and the agent keeps serving.
+    /// </summary>
+    internal static AttemptResult ResultOf(Exception e, bool stopping, ResultStatus stopStatus, string stopReason, long step)
+    {
+        if (stopping && e is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
+            return new AttemptResult { Status = stopStatus, Reason = stopReason, Step = step };
+        if (e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded
+                or Grpc.Core.StatusCode.Aborted or Grpc.Core.StatusCode.Cancelled or Grpc.Core.StatusCode.ResourceExhausted } rpc)
+            return new AttemptResult { Status = ResultStatus.Interrupted, Reason = $"coordinator unreachable ({rpc.StatusCode}): {rpc.Status.Detail}", Step = step };
+        return new AttemptResult { Status = ResultStatus.Failed, Reason = e.Message, Step = step };
+    }
 
     protected void Progress(long step, IReadOnlyDictionary<string, double> metrics)
     {

@@ -114,7 +114,10 @@ public sealed class SearchIntegrationTests
             for (var i = 0; i < trial.Lineage.Count; i++)
             {
                 var entry = trial.Lineage[i];
-                var attempt = exploited.Skip(next).First(a => a.ResumedFromTrial == entry.SourceTrial && a.ResumedFrom == entry.SourceCheckpoint);
+                // The first attempt of this exploit whose download the worker finished (one assigned just before a
+                // coordinator restart may have failed mid-download and been retried from the same checkpoint).
+                var attempt = exploited.Skip(next).First(a => a.ResumedFromTrial == entry.SourceTrial && a.ResumedFrom == entry.SourceCheckpoint
+                    && assignments.Any(s => s.TrialNumber == number && s.AttemptNumber == a.AttemptNumber && workers.Any(w => w.Resumed.ContainsKey(s.AttemptId))));
                 next = exploited.IndexOf(attempt) + 1;
                 Assert.NotEqual(number, entry.SourceTrial);
                 Assert.Equal(entry.SourceTrial, attempt.ResumedFromTrial);

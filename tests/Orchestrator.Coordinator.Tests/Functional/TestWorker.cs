@@ -187,7 +187,20 @@ public sealed class TestWorker : IAsyncDisposable
         var first = 1;
         if (assign.ResumeArtifact.Length > 0)
         {
-            var bytes = await DownloadAsync(assign.AttemptId, assign.ResumeArtifact, assign.HasResumeTrialNumber ? assign.ResumeTrialNumber : null);
+            byte[] bytes;
+            try
+            {
+                bytes = await DownloadAsync(assign.AttemptId, assign.ResumeArtifact, assign.HasResumeTrialNumber ? assign.ResumeTrialNumber : null);
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException)
+            {
+                // Like a real worker: an attempt that cannot fetch its checkpoint (the coordinator went away mid-download)
+                // is interrupted, and the coordinator retries it.
+                if (_killed || _life.IsCancellationRequested) return;
+                member.Result = new Proto.AttemptResult { AttemptId = assign.AttemptId, Status = Proto.ResultStatus.Interrupted, Reason = $"resume download failed: {e.Message}" };
+                await ReportAsync(member);
+                return;
+            }
             Resumed[assign.AttemptId] = bytes;
             first = CheckpointStep(bytes) + 1;
         }
