@@ -121,8 +121,13 @@ public sealed class LocalCluster : IAsyncDisposable
                 await (client ?? Jobs).ListSweepsAsync(new ListSweepsRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
                 return;
             }
-            catch (RpcException) when (DateTime.UtcNow < until)
+            catch (RpcException e) when (DateTime.UtcNow < until)
             {
+                // A coordinator that exited (a port taken, bad configuration) will not answer: say so with its output.
+                List<Node> coordinators;
+                lock (_nodes) coordinators = _nodes.Where(n => n.Name.StartsWith("coordinator", StringComparison.Ordinal)).ToList();
+                if (coordinators.Count > 0 && coordinators.All(n => n.Process.HasExited))
+                    throw new InvalidOperationException($"the coordinator exited before answering ({e.Status.Detail})\n{Logs()}", e);
                 await Task.Delay(250);
             }
         }

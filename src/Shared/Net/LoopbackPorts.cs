@@ -3,55 +3,73 @@ using System.Net.Sockets;
 
 namespace Orchestrator.Shared.Net;
 
-/// <summary>Free TCP ports on the loopback interface, for local clusters, tests and benchmarks.</summary>
-/// <remarks>A port is free when asked; another process may still take it before it is bound again.</remarks>
+/// <summary>
+/// Free loopback ports for processes started side by side (tests, benchmarks, `orchestrator up`). Ports are drawn at
+/// random from below the kernel's ephemeral range, so neither outgoing connections nor another process's bind to
+/// port 0 can take one between the draw and its owner's bind, and a port is handed out at most once per process.
+/// </summary>
 public static class LoopbackPorts
 {
+    private static readonly HashSet<int> HandedOut = [];
+    private static readonly (int Low, int High) Range = DrawRange();
+
     /// <summary>A port the kernel reports free.</summary>
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int Free() => FreeRange(1);
 
     /// <summary><paramref name="count"/> free ports as 127.0.0.1:port endpoints.</summary>
-    public static string[] Endpoints(int count)
-    {
-        // Held open together so the kernel hands out distinct ports.
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var endpoints = listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}").ToArray();
-        listeners.ForEach(l => l.Stop());
-        return endpoints;
-    }
+    public static string[] Endpoints(int count) =>
+        Enumerable.Range(0, count).Select(_ => $"127.0.0.1:{Free()}").ToArray();
 
     /// <summary>The first of <paramref name="count"/> consecutive free ports (a worker's slots listen on port + slot).</summary>
     /// <exception cref="InvalidOperationException">No such run was found.</exception>
     public static int FreeRange(int count)
     {
-        for (int attempt = 0; attempt < 100; attempt++)
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        lock (HandedOut)
         {
-            int first = Random.Shared.Next(20000, 60000 - count);
-            var listeners = new List<TcpListener>();
-            try
+            for (int attempt = 0; attempt < 200; attempt++)
             {
-                for (int i = 0; i < count; i++)
+                int first = Random.Shared.Next(Range.Low, Range.High - count);
+                if (Enumerable.Range(first, count).Any(HandedOut.Contains)) continue;
+                var listeners = new List<TcpListener>();
+                try
                 {
-                    var listener = new TcpListener(IPAddress.Loopback, first + i);
-                    listener.Start();
-                    listeners.Add(listener);
+                    for (int i = 0; i < count; i++)
+                    {
+                        var listener = new TcpListener(IPAddress.Loopback, first + i);
+                        listener.Start();
+                        listeners.Add(listener);
+                    }
+                    for (int i = 0; i < count; i++) HandedOut.Add(first + i);
+                    return first;
                 }
-                return first;
-            }
-            catch (SocketException)
-            {
-            }
-            finally
-            {
-                foreach (var listener in listeners) listener.Stop();
+                catch (SocketException)
+                {
+                }
+                finally
+                {
+                    foreach (var listener in listeners) listener.Stop();
+                }
             }
         }
-        throw new InvalidOperationException($"no {count} consecutive free ports found on the loopback interface");
+        throw new InvalidOperationException($"no {count} consecutive free ports found on the loopback interface in {Range.Low}-{Range.High - 1}");
+    }
+
+    /// <summary>
+    /// [low, high): the 12,000 ports below the kernel's ephemeral range (Linux: net.ipv4.ip_local_port_range, by
+    /// default 32768-60999), or 20000-60000 where that range cannot be read or leaves no room below it.
+    /// </summary>
+    private static (int Low, int High) DrawRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], out var ephemeralLow) && ephemeralLow - 2000 >= 1024)
+                return (Math.Max(1024, ephemeralLow - 12000), ephemeralLow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return (20000, 60000);
     }
 }
