@@ -3,43 +3,13 @@ using Grpc.Net.Client;
 using Orchestrator.Shared.Net;
 using Orchestrator.Shared.Protos;
 
+using Orchestrator.Tests.Common;
+
 namespace Orchestrator.EndToEnd.Tests;
 
 /// <summary>Cluster mode: two coordinator silos forming one Orleans cluster over a real redis-server.</summary>
 public sealed class RedisClusterTests
 {
-    private sealed class RedisServer : IDisposable
-    {
-        private readonly Process _process;
-        private readonly string _directory = Directory.CreateTempSubdirectory("orchestrator-redis-").FullName;
-
-        public RedisServer()
-        {
-            Port = LoopbackPorts.Free();
-            // redis-server is a test dependency: scripts/test.sh installs Debian's package when it is missing.
-            var info = new ProcessStartInfo("redis-server", ["--port", $"{Port}", "--bind", "127.0.0.1", "--dir", _directory, "--save", "", "--appendonly", "no"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            _process = Process.Start(info)!;
-            _process.OutputDataReceived += (_, _) => { };
-            _process.ErrorDataReceived += (_, _) => { };
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public int Port { get; }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill();
-            _process.WaitForExit();
-            _process.Dispose();
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
-
     [Fact]
     public async Task Two_silos_on_redis_run_a_sweep_submitted_to_one_and_served_by_workers_of_the_other()
     {

@@ -142,6 +142,9 @@ public static partial class CoordinatorExtensions
         {
             silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
             silo.Services.AddRedisGrainStorage(StorageNames.Sweeps, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+            var redis = cluster.Redis;
+            var prefix = $"orchestrator/{cluster.ServiceId}/";
+            silo.Services.AddSingleton<ISweepStore>(_ => new RedisSweepStore(ConnectionMultiplexer.Connect(ConfigurationOptions.Parse(redis)), prefix));
             silo.ConfigureEndpoints(cluster.SiloPort, cluster.GatewayPort);
         }
         else
@@ -149,6 +152,7 @@ public static partial class CoordinatorExtensions
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, null, cluster.ServiceId, cluster.ClusterId);
             var path = options.Storage.Path;
             silo.Services.AddGrainStorage(StorageNames.Sweeps, (services, _) => new SqliteGrainStorage(path, services.GetRequiredService<Serializer>()));
+            silo.Services.AddSingleton<ISweepStore>(_ => new SqliteSweepStore(path));
         }
         if (cluster.Kubernetes) silo.UseKubernetesHosting();
     }

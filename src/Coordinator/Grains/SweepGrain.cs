@@ -6,6 +6,7 @@ using Orchestrator.Coordinator.Artifacts;
 using Orchestrator.Coordinator.Extensions;
 using Orchestrator.Coordinator.Scheduling;
 using Orchestrator.Coordinator.Search;
+using Orchestrator.Coordinator.Storage;
 using Orchestrator.Coordinator.Sweeps;
 using Orchestrator.Coordinator.Telemetry;
 using Orchestrator.Shared.Specs;
@@ -18,7 +19,7 @@ namespace Orchestrator.Coordinator.Grains;
 /// outcomes (with retries), and persists everything, searcher state included, so a restart continues the search.
 /// </summary>
 public sealed partial class SweepGrain(
-    [PersistentState("sweep", StorageNames.Sweeps)] IPersistentState<SweepGrain.State> state,
+    ISweepStore store,
     IOptions<CoordinatorOptions> options,
     ILogger<SweepGrain> logger) : Grain, ISweepGrain
 {
@@ -46,6 +47,10 @@ public sealed partial class SweepGrain(
     private bool _searchDirty;
     private IGrainTimer? _flushTimer;
     private SweepTelemetry? _telemetry;
+    private SweepPersistence? _state;
+
+    /// <summary>The persisted sweep: read on activation, written header plus changed trials (see <see cref="SweepPersistence"/>).</summary>
+    private SweepPersistence state => _state ??= new SweepPersistence(store, ServiceProvider.GetRequiredService<Orleans.Serialization.Serializer>(), this.GetPrimaryKeyString());
 
     private SweepTelemetry Telemetry => _telemetry ??= new SweepTelemetry(ServiceProvider.GetService<CoordinatorTelemetry>());
 
@@ -55,6 +60,7 @@ public sealed partial class SweepGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await state.ReadAsync(ServiceProvider.GetKeyedService<Orleans.Storage.IGrainStorage>(StorageNames.Sweeps), this.GetGrainId());
         if (state.State.Sweep is not { } sweep) return;
         Load(sweep, state.State);
         Telemetry.Resume(sweep);
