@@ -71,6 +71,22 @@ public static class SweepOverhead
         while ((await jobs.ListSweepsAsync(new ListSweepsRequest())) is null) { }
         await Task.Delay(TimeSpan.FromSeconds(2));
 
+        // The machine's own stalls (other tenants, GC): a thread that sleeps 5 ms at a time and records how much later
+        // than that it woke, so that a slow run can be told from a slow coordinator.
+        using var probing = new CancellationTokenSource();
+        double stallMs = 0;
+        var probe = new Thread(() =>
+        {
+            while (!probing.IsCancellationRequested)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                Thread.Sleep(5);
+                var late = Stopwatch.GetElapsedTime(t0).TotalMilliseconds - 5;
+                if (late > 20) stallMs += late;
+            }
+        }) { IsBackground = true, Priority = ThreadPriority.AboveNormal };
+        var gcPause = GC.GetTotalPauseDuration();
+        probe.Start();
         var clock = Stopwatch.StartNew();
         var submitted = await jobs.SubmitSweepAsync(new SubmitSweepRequest { RequestId = "bench", Spec = spec.ToProto() });
         Sweep sweep;
@@ -88,6 +104,9 @@ public static class SweepOverhead
             await Task.Delay(100);
         }
         double observed = clock.Elapsed.TotalSeconds;
+        await probing.CancelAsync();
+        probe.Join();
+        gcPause = GC.GetTotalPauseDuration() - gcPause;
 
         // Where the time beyond the minimum goes: each attempt's span as the coordinator recorded it (from recording
         // the attempt, before its assignment goes out, to recording its result) against the sleep, and the slot
@@ -105,6 +124,7 @@ public static class SweepOverhead
         double attemptP95 = durations.Count > 0 ? durations[(int)(durations.Count * 0.95)] : double.NaN;
         double idlePerTrial = (observed * workerCount * slots * 1000 - durations.Sum()) / Math.Max(1, durations.Count);
         Console.WriteLine(Inv($"  attempt span (coordinator's record) median {attemptMedian:F1} ms, p95 {attemptP95:F1} ms for a {seconds * 1000:F0} ms sleep; slot time between attempts {idlePerTrial:F1} ms per trial"));
+        Console.WriteLine(Inv($"  host stalls over 20 ms (a probe thread waking late): {stallMs:F0} ms in all; GC pauses {gcPause.TotalMilliseconds:F0} ms"));
         GC.Collect();
         GC.WaitForPendingFinalizers();
         long managed = GC.GetTotalMemory(forceFullCollection: true);
@@ -127,6 +147,9 @@ public static class SweepOverhead
             ["attempt_ms_median"] = Math.Round(attemptMedian, 1),
             ["attempt_ms_p95"] = Math.Round(attemptP95, 1),
             ["slot_idle_ms_per_trial"] = Math.Round(idlePerTrial, 1),
+            // Noise, not overhead: a run with large stalls measured the machine, not the coordinator.
+            ["host_stall_ms"] = Math.Round(stallMs),
+            ["gc_pause_ms"] = Math.Round(gcPause.TotalMilliseconds),
             // Coordinator and agents share this process; the agents' part is small (timers for sleeping trials).
             ["process_managed_mb_after"] = Math.Round(managed / 1048576.0, 1),
             ["process_working_set_mb_after"] = Math.Round(workingSet / 1048576.0, 1),
