@@ -144,7 +144,7 @@ public static partial class CoordinatorExtensions
             silo.Services.AddRedisGrainStorage(StorageNames.Sweeps, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
             var redis = cluster.Redis;
             var prefix = $"orchestrator/{cluster.ServiceId}/";
-            silo.Services.AddSingleton<ISweepStore>(_ => new RedisSweepStore(ConnectionMultiplexer.Connect(ConfigurationOptions.Parse(redis)), prefix));
+            silo.Services.AddSingleton<ISweepStore>(_ => new RedisSweepStore(ConnectionMultiplexer.Connect(ConfigurationOptions.Parse(redis)), prefix, ownsConnection: true));
             silo.ConfigureEndpoints(cluster.SiloPort, cluster.GatewayPort);
         }
         else

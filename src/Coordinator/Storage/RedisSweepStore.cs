@@ -8,8 +8,16 @@ namespace Orchestrator.Coordinator.Storage;
 /// Cluster mode's <see cref="ISweepStore"/>: one Redis hash per sweep (fields etag, count, header and t:&lt;n&gt; per
 /// trial), written in a MULTI/EXEC transaction conditioned on the etag, so silos never interleave half-writes.
 /// </summary>
-public sealed class RedisSweepStore(IConnectionMultiplexer redis, string keyPrefix) : ISweepStore
+/// <param name="redis">The connection; disposed with the store when <paramref name="ownsConnection"/>.</param>
+/// <param name="keyPrefix">Prepended to every key (the coordinator uses orchestrator/&lt;service id&gt;/).</param>
+/// <param name="ownsConnection">Whether the store disposes <paramref name="redis"/>.</param>
+public sealed class RedisSweepStore(IConnectionMultiplexer redis, string keyPrefix, bool ownsConnection = false) : ISweepStore, IDisposable
 {
+    public void Dispose()
+    {
+        if (ownsConnection) redis.Dispose();
+    }
+
     private const string ETagField = "etag";
     private const string CountField = "count";
     private const string HeaderField = "header";
