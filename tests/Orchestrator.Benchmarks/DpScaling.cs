@@ -41,6 +41,8 @@ public static class DpScaling
             $"1 process x 1 thread against 2 processes x 1 thread over the TCP ring on loopback; {rounds} alternating rounds");
 
         var speedups = new List<double>();
+        var serialSpeedups = new List<double>();
+        var serialShares = new List<double>();
         var ceilings = new List<double>();
         var shares = new List<double>();
         var singleRates = new List<double>();
@@ -48,11 +50,11 @@ public static class DpScaling
         var independentRates = new List<double>();
         for (int round = 0; round < rounds; round++)
         {
-            double single = 0, group = 0, independent = 0, share = 0;
-            // Three configurations per round, in an order that rotates: the noise of a shared machine falls on each.
-            for (int slot = 0; slot < 3; slot++)
+            double single = 0, group = 0, serial = 0, independent = 0, share = 0, serialShare = 0;
+            // Four configurations per round, in an order that rotates: the noise of a shared machine falls on each.
+            for (int slot = 0; slot < 4; slot++)
             {
-                var mode = (Mode)((slot + round) % 3);
+                var mode = (Mode)((slot + round) % 4);
                 var results = await RunGroupAsync(mode, steps, batch);
                 double slowest = results.Max(r => r.Seconds);
                 double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
@@ -61,6 +63,10 @@ public static class DpScaling
                     case Mode.Group:
                         group = rate;
                         share = results.Average(r => r.AllReduceSeconds / r.Seconds);
+                        break;
+                    case Mode.GroupSerial:
+                        serial = rate;
+                        serialShare = results.Average(r => r.AllReduceSeconds / r.Seconds);
                         break;
                     case Mode.Single:
                         single = rate;
@@ -71,12 +77,14 @@ public static class DpScaling
                 }
             }
             speedups.Add(group / single);
+            serialSpeedups.Add(serial / single);
+            serialShares.Add(serialShare);
             ceilings.Add(independent / single);
             shares.Add(share);
             singleRates.Add(single);
             groupRates.Add(group);
             independentRates.Add(independent);
-            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce {share:P1} of step time; 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
+            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
         }
 
         var figures = new Dictionary<string, object>
@@ -84,7 +92,12 @@ public static class DpScaling
             ["speedup"] = Math.Round(Median(speedups), 3),
             ["speedup_min"] = Math.Round(speedups.Min(), 3),
             ["speedup_max"] = Math.Round(speedups.Max(), 3),
+            // The step time spent waiting for gradient all-reduces (what the overlap did not hide).
             ["allreduce_share"] = Math.Round(Median(shares), 4),
+            // The same group with D's all-reduce not overlapped with G's forward pass, side by side.
+            ["speedup_no_overlap"] = Math.Round(Median(serialSpeedups), 3),
+            ["allreduce_share_no_overlap"] = Math.Round(Median(serialShares), 4),
+            ["overlap_gain"] = Math.Round(Median(speedups.Zip(serialSpeedups, (o, n) => o / n).ToList()), 3),
             // Two processes that never talk, side by side: what this machine's two cores give two trainers at all
             // (shared caches, memory bandwidth, the rest of the system). The group cannot beat it.
             ["independent_speedup"] = Math.Round(Median(ceilings), 3),
@@ -100,16 +113,16 @@ public static class DpScaling
         return 0;
     }
 
-    private enum Mode { Single, Group, Independent }
+    private enum Mode { Single, Group, GroupSerial, Independent }
 
     private static async Task<ChildResult[]> RunGroupAsync(Mode mode, int steps, int batch)
     {
         int processes = mode == Mode.Single ? 1 : 2;
-        int world = mode == Mode.Group ? 2 : 1;
+        int world = mode is Mode.Group or Mode.GroupSerial ? 2 : 1;
         var endpoints = LoopbackPorts.Endpoints(processes);
         var children = Enumerable.Range(0, processes).Select(p => StartChild(
             ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}",
-             "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p]])).ToArray();
+             "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1"])).ToArray();
         try
         {
             var results = new ChildResult[processes];
@@ -169,7 +182,7 @@ public static class DpScaling
         try
         {
             using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
-            using var trainer = new GanTrainer(spec, data, torch.CPU, group);
+            using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
             for (int i = 0; i < 5; i++) trainer.TrainStep();
             if (group is not null) await group.BarrierAsync();
             var before = trainer.GradientAllReduceTime;

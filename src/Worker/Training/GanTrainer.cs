@@ -46,12 +46,16 @@ public sealed class GanTrainer : IDisposable
     private readonly int _worldSize;
     private Tensor? _rowsOfRank;
     private readonly float[] _scalars = new float[5];
+    private readonly bool _overlap;
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
+    /// <param name="overlapGradients">Whether D's gradient all-reduce overlaps G's forward pass (the default; the same
+    /// numbers either way). Off only to measure what the overlap is worth.</param>
     public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
-        int bucketBytes = GradientAverager.DefaultBucketBytes)
+        int bucketBytes = GradientAverager.DefaultBucketBytes, bool overlapGradients = true)
     {
+        _overlap = overlapGradients;
         _group = group;
         _rank = group?.Rank ?? 0;
         _worldSize = group?.WorldSize ?? 1;
@@ -184,6 +188,7 @@ public sealed class GanTrainer : IDisposable
         double? penalty = _penalty ? 0 : null;
         int nCritic = _spec.Training.NCritic;
         Tensor? lastLabels = null;
+        Tensor? gFake = null;
         try
         {
             for (int i = 0; i < nCritic; i++)
@@ -207,7 +212,25 @@ public sealed class GanTrainer : IDisposable
                     loss = loss + _spec.Loss.GpLambda * gp;
                 }
                 loss.backward();
-                _dAverager?.Average();
+                if (_dAverager is not null && _overlap && i == nCritic - 1)
+                {
+                    // DDP-style overlap: D's gradients travel while G's forward pass runs, which needs neither
+                    // those gradients nor the D parameters they update (the numbers are those of the plain order).
+                    var inFlight = _dAverager.BeginAverage();
+                    try
+                    {
+                        var gz = Noise(labels.shape[0]).to(_device);
+                        gFake = G.call(gz, labels).MoveToOuterDisposeScope();
+                    }
+                    finally
+                    {
+                        _dAverager.EndAverage(inFlight);
+                    }
+                }
+                else
+                {
+                    _dAverager?.Average();
+                }
                 if (_spec.Training.GradClip is { } maxNorm)
                     dNorm += nn.utils.clip_grad_norm_(_dParams, maxNorm) / nCritic;
                 _optD.step();
@@ -224,10 +247,9 @@ public sealed class GanTrainer : IDisposable
             using (var scope = torch.NewDisposeScope())
             {
                 // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
-                var z = Noise(lastLabels!.shape[0]).to(_device);
                 _optG.zero_grad();
-                var fake = G.call(z, lastLabels);
-                var loss = _loss.Generator(D.call(fake, lastLabels));
+                var fake = gFake ?? G.call(Noise(lastLabels!.shape[0]).to(_device), lastLabels);
+                var loss = _loss.Generator(D.call(fake, lastLabels!));
                 loss.backward();
                 _gAverager?.Average();
                 if (_spec.Training.GradClip is { } maxNorm)
@@ -262,6 +284,7 @@ public sealed class GanTrainer : IDisposable
         finally
         {
             lastLabels?.Dispose();
+            gFake?.Dispose();
         }
     }
 

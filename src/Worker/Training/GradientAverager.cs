@@ -22,7 +22,8 @@ public sealed class GradientAverager
     private readonly Parameter[] _parameters;
     private readonly long[] _elements;
     private readonly (int First, int End, int Elements)[] _buckets;
-    private readonly float[] _buffer;
+    // One buffer per bucket, allocated once: every bucket is in flight at the same time while compute goes on.
+    private readonly float[][] _buffers;
 
     public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes)
     {
@@ -43,7 +44,7 @@ public sealed class GradientAverager
         }
         if (elements > 0) buckets.Add((first, parameters.Length, elements));
         _buckets = buckets.ToArray();
-        _buffer = new float[_buckets.Length == 0 ? 0 : _buckets.Max(b => b.Elements)];
+        _buffers = _buckets.Select(b => new float[b.Elements]).ToArray();
     }
 
     public int BucketCount => _buckets.Length;
@@ -57,36 +58,65 @@ public sealed class GradientAverager
         return text.ToString();
     }
 
-    /// <summary>Time spent inside all-reduce calls so far, in <see cref="Stopwatch"/> ticks (copies to and from the bucket excluded).</summary>
+    /// <summary>
+    /// Time callers spent waiting for all-reduces so far, in <see cref="Stopwatch"/> ticks (copies to and from the
+    /// buckets excluded; an all-reduce overlapped with compute counts only the part still left when its result was needed).
+    /// </summary>
     public long AllReduceTicks { get; private set; }
 
     /// <summary>Bytes all-reduced so far.</summary>
     public long AllReduceBytes { get; private set; }
 
     /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
-    public void Average()
+    public void Average() => EndAverage(BeginAverage());
+
+    /// <summary>
+    /// Copies the gradients into the buckets and starts their all-reduces; the caller may compute whatever does not
+    /// need these gradients (nor the parameters they will update) until <see cref="EndAverage"/>, which waits and
+    /// copies the means back. Every rank must call the pair at the same point of its collective sequence.
+    /// </summary>
+    public Task BeginAverage()
     {
-        foreach (var (first, end, count) in _buckets)
+        for (int b = 0; b < _buckets.Length; b++)
         {
+            var (first, end, _) = _buckets[b];
             int offset = 0;
             for (int i = first; i < end; i++)
             {
                 int n = (int)_elements[i];
                 using var grad = _parameters[i].grad;
-                if (grad is null) _buffer.AsSpan(offset, n).Clear();
-                else TensorBytes.CopyTo(grad, MemoryMarshal.AsBytes(_buffer.AsSpan(offset, n)));
+                if (grad is null) _buffers[b].AsSpan(offset, n).Clear();
+                else TensorBytes.CopyTo(grad, MemoryMarshal.AsBytes(_buffers[b].AsSpan(offset, n)));
                 offset += n;
             }
-            long started = Stopwatch.GetTimestamp();
-            _group.AllReduceAsync(_buffer.AsMemory(0, count), ReduceOp.Average).GetAwaiter().GetResult();
-            AllReduceTicks += Stopwatch.GetTimestamp() - started;
+        }
+        return _buckets.Length == 0 ? Task.CompletedTask : ReduceAllAsync();
+    }
+
+    private async Task ReduceAllAsync()
+    {
+        // Buckets go one after another (every rank in the same order), off the caller's thread.
+        await Task.Yield();
+        foreach (var buffer in _buffers) await _group.AllReduceAsync(buffer.AsMemory(), ReduceOp.Average).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for <see cref="BeginAverage"/>'s all-reduces and replaces every gradient with its mean.</summary>
+    /// <remarks><see cref="AllReduceTicks"/> counts only the time the caller waited here: what overlapped compute is hidden.</remarks>
+    public void EndAverage(Task inFlight)
+    {
+        long waiting = Stopwatch.GetTimestamp();
+        inFlight.GetAwaiter().GetResult();
+        AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
+        for (int b = 0; b < _buckets.Length; b++)
+        {
+            var (first, end, count) = _buckets[b];
             AllReduceBytes += (long)count * sizeof(float);
-            offset = 0;
+            int offset = 0;
             for (int i = first; i < end; i++)
             {
                 int n = (int)_elements[i];
                 using var grad = _parameters[i].grad;
-                if (grad is not null) TensorBytes.CopyFrom(MemoryMarshal.AsBytes(_buffer.AsSpan(offset, n)), grad);
+                if (grad is not null) TensorBytes.CopyFrom(MemoryMarshal.AsBytes(_buffers[b].AsSpan(offset, n)), grad);
                 offset += n;
             }
         }
