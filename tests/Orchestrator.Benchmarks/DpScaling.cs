@@ -34,7 +34,7 @@ public static class DpScaling
 
     private static async Task<int> RunParentAsync(string[] args)
     {
-        int rounds = Options.Int(args, "--rounds", 3);
+        int rounds = Options.Int(args, "--rounds", 6);
         int steps = Options.Int(args, "--steps", 40);
         int batch = Options.Int(args, "--batch", 64);
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica, {steps} timed steps; " +
