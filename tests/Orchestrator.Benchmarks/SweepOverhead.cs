@@ -85,6 +85,19 @@ public static class SweepOverhead
                 if (late > 20) stallMs += late;
             }
         }) { IsBackground = true, Priority = ThreadPriority.AboveNormal };
+        // Every persisted sweep write, in order (the coordinator's orchestrator.sweep.write.duration histogram): a write
+        // late in the sweep should cost what an early one did.
+        var writes = new List<double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == Orchestrator.Shared.Telemetry.MetricNames.SweepWriteDuration) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, seconds, _, _) =>
+        {
+            lock (writes) writes.Add(seconds * 1000);
+        });
+        listener.Start();
         var gcPause = GC.GetTotalPauseDuration();
         probe.Start();
         var clock = Stopwatch.StartNew();
@@ -124,6 +137,16 @@ public static class SweepOverhead
         double attemptP95 = durations.Count > 0 ? durations[(int)(durations.Count * 0.95)] : double.NaN;
         double idlePerTrial = (observed * workerCount * slots * 1000 - durations.Sum()) / Math.Max(1, durations.Count);
         Console.WriteLine(Inv($"  attempt span (coordinator's record) median {attemptMedian:F1} ms, p95 {attemptP95:F1} ms for a {seconds * 1000:F0} ms sleep; slot time between attempts {idlePerTrial:F1} ms per trial"));
+        double firstTenth, lastTenth;
+        int writeCount;
+        lock (writes)
+        {
+            writeCount = writes.Count;
+            int tenth = Math.Max(1, writes.Count / 10);
+            firstTenth = writes.Count > 0 ? writes.Take(tenth).Average() : double.NaN;
+            lastTenth = writes.Count > 0 ? writes.TakeLast(tenth).Average() : double.NaN;
+        }
+        Console.WriteLine(Inv($"  {writeCount} sweep state writes: mean {firstTenth:F2} ms in the first tenth, {lastTenth:F2} ms in the last"));
         Console.WriteLine(Inv($"  host stalls over 20 ms (a probe thread waking late): {stallMs:F0} ms in all; GC pauses {gcPause.TotalMilliseconds:F0} ms"));
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -148,6 +171,9 @@ public static class SweepOverhead
             ["attempt_ms_p95"] = Math.Round(attemptP95, 1),
             ["slot_idle_ms_per_trial"] = Math.Round(idlePerTrial, 1),
             // Noise, not overhead: a run with large stalls measured the machine, not the coordinator.
+            ["sweep_writes"] = writeCount,
+            ["sweep_write_ms_first_tenth"] = Math.Round(firstTenth, 2),
+            ["sweep_write_ms_last_tenth"] = Math.Round(lastTenth, 2),
             ["host_stall_ms"] = Math.Round(stallMs),
             ["gc_pause_ms"] = Math.Round(gcPause.TotalMilliseconds),
             // Coordinator and agents share this process; the agents' part is small (timers for sleeping trials).

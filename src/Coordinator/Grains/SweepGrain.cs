@@ -502,7 +502,9 @@ public sealed partial class SweepGrain(
                 PbtState = _pbt?.SaveState(),
             };
         }
+        var started = Stopwatch.GetTimestamp();
         await state.WriteStateAsync();
+        ServiceProvider.GetService<CoordinatorTelemetry>()?.RecordSweepWrite(Stopwatch.GetElapsedTime(started));
     }
 
     /// <param name="saveSearch">The searcher, stopper or PBT controller changed: their states go with the next write.</param>

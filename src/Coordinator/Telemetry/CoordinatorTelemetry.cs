@@ -25,6 +25,7 @@ public sealed class CoordinatorTelemetry : IDisposable
     private volatile SchedulerFigures _scheduler = new(0, 0, 0, 0);
     private readonly Histogram<double> _dispatch;
     private readonly Counter<long> _attempts;
+    private readonly Histogram<double> _sweepWrites;
 
     public CoordinatorTelemetry(IMeterFactory meters)
     {
@@ -37,6 +38,8 @@ public sealed class CoordinatorTelemetry : IDisposable
         _dispatch = _meter.CreateHistogram(MetricNames.DispatchDuration, MetricNames.Units.Seconds,
             "From a trial's placement request to its assignment being handed to a worker", tags: null, advice: HistogramBuckets.Seconds);
         _attempts = _meter.CreateCounter<long>(MetricNames.Attempts, MetricNames.Units.Attempt, "Attempts that ended, by result");
+        _sweepWrites = _meter.CreateHistogram(MetricNames.SweepWriteDuration, MetricNames.Units.Seconds,
+            "One persisted write of a sweep's state (its header and the trials that changed)", tags: null, advice: HistogramBuckets.Seconds);
     }
 
     /// <summary>A sweep's trial counts by state, indexed by <see cref="TrialStatus"/>.</summary>
@@ -46,6 +49,8 @@ public sealed class CoordinatorTelemetry : IDisposable
     public void SetScheduler(int queue, int free, int busy, int workers) => _scheduler = new SchedulerFigures(queue, free, busy, workers);
 
     public void RecordDispatch(TimeSpan elapsed) => _dispatch.Record(elapsed.TotalSeconds);
+
+    public void RecordSweepWrite(TimeSpan elapsed) => _sweepWrites.Record(elapsed.TotalSeconds);
 
     public void AttemptEnded(AttemptStatus status) =>
         _attempts.Add(1, new KeyValuePair<string, object?>(AttributeNames.AttemptResult, Statuses.Name(status)));

@@ -15,6 +15,7 @@ public static class MetricNames
     public const string Workers = "orchestrator.workers";
     public const string DispatchDuration = "orchestrator.dispatch.duration";
     public const string Attempts = "orchestrator.attempts";
+    public const string SweepWriteDuration = "orchestrator.sweep.write.duration";
 
     // Worker agent.
     public const string AgentAttemptsActive = "orchestrator.worker.attempts.active";
@@ -72,6 +73,8 @@ public static class MetricNames
             "From a trial's placement request to its assignment being handed to a worker."),
         new(Attempts, Units.Attempt, "counter", "orchestrator_attempts_total", TelemetryNames.Coordinator,
             "Attempts that ended, by result (orchestrator.attempt.result)."),
+        new(SweepWriteDuration, Units.Seconds, "histogram", "orchestrator_sweep_write_duration_seconds", TelemetryNames.Coordinator,
+            "One persisted write of a sweep's state (its header and the trials that changed), SQLite or Redis."),
         new(AgentAttemptsActive, Units.Attempt, "updowncounter", "orchestrator_worker_attempts_active", TelemetryNames.WorkerAgent,
             "Attempts this worker is running."),
         new(ArtifactUploadDuration, Units.Seconds, "histogram", "orchestrator_artifact_upload_duration_seconds", TelemetryNames.WorkerAgent,

@@ -72,6 +72,8 @@ public sealed class TelemetryTests
         foreach (var metric in MetricNames.All.Where(m => m.Meter == TelemetryNames.Coordinator))
             Assert.Contains($"# TYPE {metric.Prometheus} ", text, StringComparison.Ordinal);
         Assert.True(Value(text, "orchestrator_dispatch_duration_seconds_count", "") >= 3);
+        // Submit, three trials created and started and ended: well over three state writes.
+        Assert.True(Value(text, "orchestrator_sweep_write_duration_seconds_count", "") >= 3);
         Assert.True(Value(text, "orchestrator_attempts_total", "orchestrator_attempt_result=\"completed\"") >= 3);
         Assert.True(Value(text, "orchestrator_worker_slots", "orchestrator_slot_state=\"free\"") >= 3);
         Assert.True(Value(text, "orchestrator_workers", "") >= 1);
