@@ -68,14 +68,49 @@ public sealed class GradientAverager
     public long AllReduceBytes { get; private set; }
 
     /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
-    public void Average() => EndAverage(BeginAverage());
+    public void Average()
+    {
+        // On the caller's thread: in-process replicas rendezvous inside the call, and pool threads blocked there
+        // could starve the replicas still to arrive.
+        CopyIn();
+        long started = Stopwatch.GetTimestamp();
+        ReduceAll();
+        AllReduceTicks += Stopwatch.GetTimestamp() - started;
+        CopyOut();
+    }
 
     /// <summary>
-    /// Copies the gradients into the buckets and starts their all-reduces; the caller may compute whatever does not
-    /// need these gradients (nor the parameters they will update) until <see cref="EndAverage"/>, which waits and
-    /// copies the means back. Every rank must call the pair at the same point of its collective sequence.
+    /// Copies the gradients into the buckets and starts their all-reduces on a thread of their own; the caller may
+    /// compute whatever does not need these gradients (nor the parameters they will update) until
+    /// <see cref="EndAverage"/>, which waits and copies the means back. Every rank must call the pair at the same
+    /// point of its collective sequence.
     /// </summary>
     public Task BeginAverage()
+    {
+        CopyIn();
+        // A dedicated thread, not a pool one: a replica group blocks its callers until every replica has arrived.
+        return _buckets.Length == 0
+            ? Task.CompletedTask
+            : Task.Factory.StartNew(ReduceAll, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Waits for <see cref="BeginAverage"/>'s all-reduces and replaces every gradient with its mean.</summary>
+    /// <remarks><see cref="AllReduceTicks"/> counts only the time the caller waited here: what overlapped compute is hidden.</remarks>
+    public void EndAverage(Task inFlight)
+    {
+        long waiting = Stopwatch.GetTimestamp();
+        inFlight.GetAwaiter().GetResult();
+        AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
+        CopyOut();
+    }
+
+    /// <summary>Buckets go one after another, every rank in the same order.</summary>
+    private void ReduceAll()
+    {
+        foreach (var buffer in _buffers) _group.AllReduceAsync(buffer.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+    }
+
+    private void CopyIn()
     {
         for (int b = 0; b < _buckets.Length; b++)
         {
@@ -90,23 +125,10 @@ public sealed class GradientAverager
                 offset += n;
             }
         }
-        return _buckets.Length == 0 ? Task.CompletedTask : ReduceAllAsync();
     }
 
-    private async Task ReduceAllAsync()
+    private void CopyOut()
     {
-        // Buckets go one after another (every rank in the same order), off the caller's thread.
-        await Task.Yield();
-        foreach (var buffer in _buffers) await _group.AllReduceAsync(buffer.AsMemory(), ReduceOp.Average).ConfigureAwait(false);
-    }
-
-    /// <summary>Waits for <see cref="BeginAverage"/>'s all-reduces and replaces every gradient with its mean.</summary>
-    /// <remarks><see cref="AllReduceTicks"/> counts only the time the caller waited here: what overlapped compute is hidden.</remarks>
-    public void EndAverage(Task inFlight)
-    {
-        long waiting = Stopwatch.GetTimestamp();
-        inFlight.GetAwaiter().GetResult();
-        AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
         for (int b = 0; b < _buckets.Length; b++)
         {
             var (first, end, count) = _buckets[b];
