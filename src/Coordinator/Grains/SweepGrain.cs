@@ -48,11 +48,15 @@ public sealed partial class SweepGrain(
     private IGrainTimer? _flushTimer;
     private SweepTelemetry? _telemetry;
     private SweepPersistence? _state;
+    private CoordinatorTelemetry? _instruments;
 
     /// <summary>The persisted sweep: read on activation, written header plus changed trials (see <see cref="SweepPersistence"/>).</summary>
     private SweepPersistence state => _state ??= new SweepPersistence(store, ServiceProvider.GetRequiredService<Orleans.Serialization.Serializer>(), this.GetPrimaryKeyString());
 
-    private SweepTelemetry Telemetry => _telemetry ??= new SweepTelemetry(ServiceProvider.GetService<CoordinatorTelemetry>());
+    private SweepTelemetry Telemetry => _telemetry ??= new SweepTelemetry(Instruments);
+
+    /// <summary>The process's instruments, resolved once per activation (null where telemetry is not registered).</summary>
+    private CoordinatorTelemetry? Instruments => _instruments ??= ServiceProvider.GetService<CoordinatorTelemetry>();
 
     private ISchedulerGrain Scheduler => GrainFactory.GetGrain<ISchedulerGrain>(0);
 
@@ -504,7 +508,7 @@ public sealed partial class SweepGrain(
         }
         var started = Stopwatch.GetTimestamp();
         await state.WriteStateAsync();
-        ServiceProvider.GetService<CoordinatorTelemetry>()?.RecordSweepWrite(Stopwatch.GetElapsedTime(started));
+        Instruments?.RecordSweepWrite(Stopwatch.GetElapsedTime(started));
     }
 
     /// <param name="saveSearch">The searcher, stopper or PBT controller changed: their states go with the next write.</param>
