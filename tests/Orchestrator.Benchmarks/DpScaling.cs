@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Runtime;
 using System.Text.Json;
 using Orchestrator.Shared.Specs;
 using Orchestrator.Worker.Collectives;
@@ -16,11 +17,15 @@ namespace Orchestrator.Benchmarks;
 
 /// <summary>
 /// dp_scaling: DCGAN 28x28 on the bundled MNIST subset, the same per-replica batch, trained by one process with one
-/// intra-op thread and by two such processes in a data-parallel group over loopback. Rounds alternate which runs
-/// first; each child warms up, then times a block of steps (a group's time is its slowest rank's). The speedup is
-/// the group's samples/s over the single process's (weak scaling: the global batch doubles, as with DDP), and the
-/// all-reduce share is the fraction of a rank's step time spent inside gradient all-reduces. A third configuration,
-/// two single processes side by side that never communicate, measures what the machine itself allows.
+/// intra-op thread and by two such processes in a data-parallel group over loopback (weak scaling: the global batch
+/// doubles, as with DDP). Two more configurations run beside them: the same group without the D all-reduce/G forward
+/// overlap, and two single processes side by side that never communicate (what the machine itself allows two
+/// trainers). Every configuration's processes start once and warm up to their steady state (see
+/// <see cref="WarmUpAsync"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
+/// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
+/// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
+/// process's, per round; the all-reduce share is the fraction of a rank's step time spent waiting for gradient
+/// all-reduces.
 /// </summary>
 public static class DpScaling
 {
@@ -30,120 +35,251 @@ public static class DpScaling
         return rank >= 0 ? RunChildAsync(args, rank).GetAwaiter().GetResult() : RunParentAsync(args).GetAwaiter().GetResult();
     }
 
-    private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep);
+    private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep,
+        int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults);
+
+    /// <summary>
+    /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
+    /// <see cref="NativeHeap"/>'s thresholds) run only with --untuned-heap, to measure what the tuning is worth.
+    /// </summary>
+    private enum Mode { Single, Group, GroupSerial, Independent, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
-        int rounds = Options.Int(args, "--rounds", 6);
-        int steps = Options.Int(args, "--steps", 40);
+        int rounds = Options.Int(args, "--rounds", 12);
+        int steps = Options.Int(args, "--steps", 30);
         int batch = Options.Int(args, "--batch", 64);
-        Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica, {steps} timed steps; " +
-            $"1 process x 1 thread against 2 processes x 1 thread over the TCP ring on loopback; {rounds} alternating rounds");
+        bool untuned = args.Contains("--untuned-heap");
+        var modes = Enum.GetValues<Mode>().Where(m => untuned || m is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap)).ToArray();
+        Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica; 1 process x 1 thread against 2 processes x 1 thread " +
+            $"over the TCP ring on loopback; every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
+            (untuned ? "; with glibc's malloc defaults side by side" : ""));
 
-        var speedups = new List<double>();
-        var serialSpeedups = new List<double>();
-        var serialShares = new List<double>();
-        var ceilings = new List<double>();
-        var shares = new List<double>();
-        var singleRates = new List<double>();
-        var groupRates = new List<double>();
-        var independentRates = new List<double>();
-        for (int round = 0; round < rounds; round++)
-        {
-            double single = 0, group = 0, serial = 0, independent = 0, share = 0, serialShare = 0;
-            // Four configurations per round, in an order that rotates: the noise of a shared machine falls on each.
-            for (int slot = 0; slot < 4; slot++)
-            {
-                var mode = (Mode)((slot + round) % 4);
-                var results = await RunGroupAsync(mode, steps, batch);
-                double slowest = results.Max(r => r.Seconds);
-                double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
-                switch (mode)
-                {
-                    case Mode.Group:
-                        group = rate;
-                        share = results.Average(r => r.AllReduceSeconds / r.Seconds);
-                        break;
-                    case Mode.GroupSerial:
-                        serial = rate;
-                        serialShare = results.Average(r => r.AllReduceSeconds / r.Seconds);
-                        break;
-                    case Mode.Single:
-                        single = rate;
-                        break;
-                    case Mode.Independent:
-                        independent = rate;
-                        break;
-                }
-            }
-            speedups.Add(group / single);
-            serialSpeedups.Add(serial / single);
-            serialShares.Add(serialShare);
-            ceilings.Add(independent / single);
-            shares.Add(share);
-            singleRates.Add(single);
-            groupRates.Add(group);
-            independentRates.Add(independent);
-            Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
-        }
-
-        var figures = new Dictionary<string, object>
-        {
-            ["speedup"] = Math.Round(Median(speedups), 3),
-            ["speedup_min"] = Math.Round(speedups.Min(), 3),
-            ["speedup_max"] = Math.Round(speedups.Max(), 3),
-            // The step time spent waiting for gradient all-reduces (what the overlap did not hide).
-            ["allreduce_share"] = Math.Round(Median(shares), 4),
-            // The same group with D's all-reduce not overlapped with G's forward pass, side by side.
-            ["speedup_no_overlap"] = Math.Round(Median(serialSpeedups), 3),
-            ["allreduce_share_no_overlap"] = Math.Round(Median(serialShares), 4),
-            ["overlap_gain"] = Math.Round(Median(speedups.Zip(serialSpeedups, (o, n) => o / n).ToList()), 3),
-            // Two processes that never talk, side by side: what this machine's two cores give two trainers at all
-            // (shared caches, memory bandwidth, the rest of the system). The group cannot beat it.
-            ["independent_speedup"] = Math.Round(Median(ceilings), 3),
-            ["scaling_efficiency_vs_independent"] = Math.Round(Median(speedups.Zip(ceilings, (g, c) => g / c).ToList()), 3),
-            ["independent_samples_per_sec"] = Math.Round(Median(independentRates), 1),
-            ["single_samples_per_sec"] = Math.Round(Median(singleRates), 1),
-            ["two_process_samples_per_sec"] = Math.Round(Median(groupRates), 1),
-            ["batch_per_replica"] = batch,
-            ["steps"] = steps,
-            ["rounds"] = rounds,
-        };
-        Console.WriteLine(JsonSerializer.Serialize(figures));
-        return 0;
-    }
-
-    private enum Mode { Single, Group, GroupSerial, Independent }
-
-    private static async Task<ChildResult[]> RunGroupAsync(Mode mode, int steps, int batch)
-    {
-        int processes = mode == Mode.Single ? 1 : 2;
-        int world = mode is Mode.Group or Mode.GroupSerial ? 2 : 1;
-        var endpoints = LoopbackPorts.Endpoints(processes);
-        var children = Enumerable.Range(0, processes).Select(p => StartChild(
-            ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--steps", $"{steps}", "--batch", $"{batch}",
-             "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1"])).ToArray();
+        var configurations = new Dictionary<Mode, Configuration>();
         try
         {
-            var results = new ChildResult[processes];
-            for (int r = 0; r < processes; r++)
+            foreach (var mode in modes)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-                string? line;
-                while ((line = await children[r].StandardOutput.ReadLineAsync(timeout.Token)) is not null && !line.StartsWith("RESULT ", StringComparison.Ordinal))
-                {
-                }
-                if (line is null) throw new InvalidOperationException($"rank {r} exited without a result (exit code {children[r].ExitCode})");
-                results[r] = JsonSerializer.Deserialize<ChildResult>(line["RESULT ".Length..])!;
+                // One configuration at a time: a warm-up is not timed, but it should not slow another's either.
+                configurations[mode] = await Configuration.StartAsync(mode, batch, args);
+                Console.WriteLine($"  {mode}: warmed up in {configurations[mode].WarmupSteps} steps");
             }
-            foreach (var child in children) await child.WaitForExitAsync();
-            return results;
+
+            var speedups = new List<double>();
+            var serialSpeedups = new List<double>();
+            var serialShares = new List<double>();
+            var ceilings = new List<double>();
+            var shares = new List<double>();
+            var singleRates = new List<double>();
+            var groupRates = new List<double>();
+            var independentRates = new List<double>();
+            var blocks = new List<ChildResult>();
+            var blocksByMode = modes.ToDictionary(m => m, _ => new List<ChildResult>());
+            var untunedSpeedups = new List<double>();
+            var heapGainsSingle = new List<double>();
+            var heapGainsGroup = new List<double>();
+            double bytesPerStep = 0;
+            for (int round = 0; round < rounds; round++)
+            {
+                double single = 0, group = 0, serial = 0, independent = 0, share = 0, serialShare = 0, singleUntuned = 0, groupUntuned = 0;
+                for (int slot = 0; slot < modes.Length; slot++)
+                {
+                    var mode = modes[(slot + round) % modes.Length];
+                    var results = await configurations[mode].RunAsync(steps);
+                    blocks.AddRange(results);
+                    blocksByMode[mode].AddRange(results);
+                    double slowest = results.Max(r => r.Seconds);
+                    double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
+                    switch (mode)
+                    {
+                        case Mode.Group:
+                            group = rate;
+                            share = results.Average(r => r.AllReduceSeconds / r.Seconds);
+                            bytesPerStep = results[0].AllReduceBytes / (double)results[0].Steps;
+                            break;
+                        case Mode.GroupSerial:
+                            serial = rate;
+                            serialShare = results.Average(r => r.AllReduceSeconds / r.Seconds);
+                            break;
+                        case Mode.Single:
+                            single = rate;
+                            break;
+                        case Mode.Independent:
+                            independent = rate;
+                            break;
+                        case Mode.SingleUntunedHeap:
+                            singleUntuned = rate;
+                            break;
+                        case Mode.GroupUntunedHeap:
+                            groupUntuned = rate;
+                            break;
+                    }
+                }
+                if (untuned)
+                {
+                    untunedSpeedups.Add(groupUntuned / singleUntuned);
+                    heapGainsSingle.Add(single / singleUntuned);
+                    heapGainsGroup.Add(group / groupUntuned);
+                    Console.WriteLine(Inv($"    glibc defaults: 1 process {singleUntuned:F0} samples/s, 2 processes {groupUntuned:F0} samples/s, speedup {groupUntuned / singleUntuned:F2}"));
+                }
+                speedups.Add(group / single);
+                serialSpeedups.Add(serial / single);
+                serialShares.Add(serialShare);
+                ceilings.Add(independent / single);
+                shares.Add(share);
+                singleRates.Add(single);
+                groupRates.Add(group);
+                independentRates.Add(independent);
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
+            }
+
+            var figures = new Dictionary<string, object>
+            {
+                ["speedup"] = Math.Round(Median(speedups), 3),
+                ["speedup_min"] = Math.Round(speedups.Min(), 3),
+                ["speedup_max"] = Math.Round(speedups.Max(), 3),
+                // The middle half of the rounds: how much the shared machine moved the figure.
+                ["speedup_p25"] = Math.Round(Quantile(speedups, 0.25), 3),
+                ["speedup_p75"] = Math.Round(Quantile(speedups, 0.75), 3),
+                // The step time spent waiting for gradient all-reduces (what the overlap did not hide).
+                ["allreduce_share"] = Math.Round(Median(shares), 4),
+                ["allreduce_bytes_per_step"] = Math.Round(bytesPerStep),
+                // The same group with D's all-reduce not overlapped with G's forward pass, side by side.
+                ["speedup_no_overlap"] = Math.Round(Median(serialSpeedups), 3),
+                ["allreduce_share_no_overlap"] = Math.Round(Median(serialShares), 4),
+                ["overlap_gain"] = Math.Round(Median(speedups.Zip(serialSpeedups, (o, n) => o / n).ToList()), 3),
+                // Two processes that never talk, side by side: what this machine's two cores give two trainers at all
+                // (shared caches, memory bandwidth, the rest of the system). The group cannot beat it.
+                ["independent_speedup"] = Math.Round(Median(ceilings), 3),
+                ["scaling_efficiency_vs_independent"] = Math.Round(Median(speedups.Zip(ceilings, (g, c) => g / c).ToList()), 3),
+                ["independent_samples_per_sec"] = Math.Round(Median(independentRates), 1),
+                ["single_samples_per_sec"] = Math.Round(Median(singleRates), 1),
+                ["two_process_samples_per_sec"] = Math.Round(Median(groupRates), 1),
+                // Steady state: the warm-up each configuration took, and what the JIT still compiled while timing.
+                ["warmup_steps"] = configurations.ToDictionary(c => c.Key.ToString(), c => c.Value.WarmupSteps),
+                ["jit_methods_timed_max"] = blocks.Max(b => b.JitMethodsTimed),
+                ["jit_ms_timed_max"] = Math.Round(blocks.Max(b => b.JitSecondsTimed) * 1000, 1),
+                // Where each configuration's CPU went: the kernel's share (page faults, sockets) and faults per step.
+                ["kernel_cpu_share"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                    m => Math.Round(m.Value.Sum(b => b.KernelSeconds) / m.Value.Sum(b => b.CpuSeconds), 4)),
+                ["minor_faults_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                    m => Math.Round(m.Value.Sum(b => (double)b.MinorFaults) / m.Value.Sum(b => b.Steps), 1)),
+                ["batch_per_replica"] = batch,
+                ["steps"] = steps,
+                ["rounds"] = rounds,
+            };
+            if (untuned)
+            {
+                figures["speedup_untuned_heap"] = Math.Round(Median(untunedSpeedups), 3);
+                // Paired per round: the tuned configuration's samples/s over the untuned one's.
+                figures["heap_gain_single"] = Math.Round(Median(heapGainsSingle), 3);
+                figures["heap_gain_group"] = Math.Round(Median(heapGainsGroup), 3);
+            }
+            Console.WriteLine(JsonSerializer.Serialize(figures));
+            return 0;
         }
         finally
         {
-            foreach (var child in children)
+            foreach (var configuration in configurations.Values) await configuration.DisposeAsync();
+        }
+    }
+
+    private static double Quantile(List<double> values, double q)
+    {
+        var sorted = values.Order().ToArray();
+        double at = q * (sorted.Length - 1);
+        int low = (int)Math.Floor(at);
+        int high = Math.Min(low + 1, sorted.Length - 1);
+        return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
+    }
+
+    /// <summary>The processes of one configuration, warmed up and waiting for "run N" on their standard input.</summary>
+    private sealed class Configuration : IAsyncDisposable
+    {
+        private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
+        private readonly Mode _mode;
+        private readonly Process[] _children;
+
+        private Configuration(Mode mode, Process[] children)
+        {
+            _mode = mode;
+            _children = children;
+        }
+
+        public int WarmupSteps { get; private set; }
+
+        public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
+        {
+            int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
+            int world = mode is Mode.Group or Mode.GroupSerial or Mode.GroupUntunedHeap ? 2 : 1;
+            bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
+            var endpoints = LoopbackPorts.Endpoints(processes);
+            var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
+                ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
+                 "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1",
+                 "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}"],
+                untunedHeap)).ToArray());
+            try
             {
-                if (!child.HasExited) child.Kill(entireProcessTree: true);
+                foreach (var child in configuration._children)
+                    configuration.WarmupSteps = Math.Max(configuration.WarmupSteps, int.Parse(await configuration.ReadAsync(child, "READY "), CultureInfo.InvariantCulture));
+                return configuration;
+            }
+            catch
+            {
+                await configuration.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Every process times <paramref name="steps"/> steps (a group's ranks start together).</summary>
+        public async Task<ChildResult[]> RunAsync(int steps)
+        {
+            foreach (var child in _children) await child.StandardInput.WriteLineAsync($"run {steps}");
+            var results = new ChildResult[_children.Length];
+            for (int r = 0; r < _children.Length; r++)
+                results[r] = JsonSerializer.Deserialize<ChildResult>(await ReadAsync(_children[r], "RESULT "))!;
+            return results;
+        }
+
+        private async Task<string> ReadAsync(Process child, string prefix)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            string? line;
+            while ((line = await child.StandardOutput.ReadLineAsync(timeout.Token)) is not null && !line.StartsWith(prefix, StringComparison.Ordinal))
+            {
+            }
+            if (line is null)
+            {
+                await child.WaitForExitAsync();
+                throw new InvalidOperationException($"{_mode}: a process exited (code {child.ExitCode}) before its '{prefix.Trim()}' line");
+            }
+            return line[prefix.Length..];
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var child in _children)
+            {
+                try
+                {
+                    if (!child.HasExited) await child.StandardInput.WriteLineAsync("exit");
+                }
+                catch (IOException)
+                {
+                }
+            }
+            foreach (var child in _children)
+            {
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                try
+                {
+                    await child.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    child.Kill(entireProcessTree: true);
+                }
                 child.Dispose();
             }
         }
@@ -152,7 +288,6 @@ public static class DpScaling
     private static async Task<int> RunChildAsync(string[] args, int rank)
     {
         int world = Options.Int(args, "--world", 1);
-        int steps = Options.Int(args, "--steps", 40);
         int batch = Options.Int(args, "--batch", 64);
         int peersAt = Array.IndexOf(args, "--peers");
         var peers = args[peersAt + 1].Split(',');
@@ -176,6 +311,7 @@ public static class DpScaling
             transport = await CollectiveTransports.StartAsync("127.0.0.1", port);
             group = await ProcessGroup.CreateAsync(transport, new ProcessGroupOptions
             {
+                // Between blocks a group waits for the parent's next command; heartbeats keep it alive meanwhile.
                 GroupId = "dp-scaling", Rank = rank, WorldSize = world, Endpoints = peers, Timeout = TimeSpan.FromSeconds(60),
             });
         }
@@ -183,15 +319,29 @@ public static class DpScaling
         {
             using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
             using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
-            for (int i = 0; i < 5; i++) trainer.TrainStep();
-            if (group is not null) await group.BarrierAsync();
-            var before = trainer.GradientAllReduceTime;
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
-            double seconds = clock.Elapsed.TotalSeconds;
-            var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - before).TotalSeconds, trainer.GradientAllReduceBytes,
-                steps, (long)batch * spec.Training.NCritic);
-            Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
+            int warmup = await WarmUpAsync(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
+            Console.Error.WriteLine($"rank {rank}: native heap {NativeHeap.Outcome}");
+            Console.WriteLine(Inv($"READY {warmup}"));
+            string? command;
+            while ((command = Console.ReadLine()) is not null && command.StartsWith("run ", StringComparison.Ordinal))
+            {
+                int steps = int.Parse(command["run ".Length..], CultureInfo.InvariantCulture);
+                if (group is not null) await group.BarrierAsync();
+                var allReduce = trainer.GradientAllReduceTime;
+                long bytes = trainer.GradientAllReduceBytes;
+                long methods = JitInfo.GetCompiledMethodCount();
+                var jitTime = JitInfo.GetCompilationTime();
+                var usage = ProcessUsage.Read();
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < steps; i++) trainer.TrainStep();
+                double seconds = clock.Elapsed.TotalSeconds;
+                var used = ProcessUsage.Read() - usage;
+                var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
+                    trainer.GradientAllReduceBytes - bytes, steps, (long)batch * spec.Training.NCritic, warmup,
+                    JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
+                    used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults);
+                Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
+            }
         }
         finally
         {
@@ -201,15 +351,59 @@ public static class DpScaling
         return 0;
     }
 
+    /// <summary>
+    /// Trains until the process is in its steady state: .NET's tiered JIT recompiles a method once it has been called
+    /// 30 times (twice with dynamic PGO), so code that runs once per step is still being recompiled on a background
+    /// thread 30-100 steps in. Two trainers on two cores have no spare core for that thread, one trainer does, so
+    /// timing too early charges the group for its start-up. Warms up in blocks of 10 steps until two blocks in a row
+    /// compile fewer than 10 methods each on every rank (the recompiles come in waves: a quiet block can sit between
+    /// two). A group agrees through an all-reduce, so all ranks take the same steps. Code that runs about once a
+    /// second (the group's heartbeats) is recompiled 30-60 s in, so a small wave can still fall in the timed steps:
+    /// the figures report what the JIT compiled while they were timed.
+    /// </summary>
+    private static async Task<int> WarmUpAsync(GanTrainer trainer, ProcessGroup? group, int minimum, int maximum)
+    {
+        const int Block = 10, Settled = 10;
+        int steps = 0, quiet = 0;
+        var busy = new float[1];
+        while (true)
+        {
+            long methods = JitInfo.GetCompiledMethodCount();
+            for (int i = 0; i < Block; i++) trainer.TrainStep();
+            steps += Block;
+            busy[0] = JitInfo.GetCompiledMethodCount() - methods >= Settled ? 1 : 0;
+            if (group is not null) await group.AllReduceAsync(busy.AsMemory(), ReduceOp.Sum);
+            quiet = busy[0] == 0 ? quiet + 1 : 0;
+            if (steps >= maximum || (steps >= minimum && quiet >= 2)) return steps;
+        }
+    }
 
-    private static Process StartChild(string[] args)
+    private static Process StartChild(string[] args, bool untunedHeap = false)
     {
         string self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (untunedHeap) start.Environment[NativeHeap.Switch] = "off";
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         return Process.Start(start)!;
     }
 
 
+
+    /// <summary>This process's CPU time (user and kernel) and minor page faults, from /proc/self/stat.</summary>
+    private readonly record struct ProcessUsage(double UserSeconds, double KernelSeconds, long MinorFaults)
+    {
+        public static ProcessUsage Read()
+        {
+            string stat = File.ReadAllText("/proc/self/stat");
+            // Fields after the command name in parentheses, which may itself hold spaces: 3 (state) is [0].
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            double tick = 1.0 / 100; // USER_HZ
+            return new ProcessUsage(long.Parse(fields[11], CultureInfo.InvariantCulture) * tick,
+                long.Parse(fields[12], CultureInfo.InvariantCulture) * tick, long.Parse(fields[7], CultureInfo.InvariantCulture));
+        }
+
+        public static ProcessUsage operator -(ProcessUsage a, ProcessUsage b) =>
+            new(a.UserSeconds - b.UserSeconds, a.KernelSeconds - b.KernelSeconds, a.MinorFaults - b.MinorFaults);
+    }
 }

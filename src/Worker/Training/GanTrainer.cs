@@ -45,7 +45,8 @@ public sealed class GanTrainer : IDisposable
     private readonly int _rank;
     private readonly int _worldSize;
     private Tensor? _rowsOfRank;
-    private readonly float[] _scalars = new float[5];
+    /// <summary>dLoss, gLoss, penalty, fooled rate, stop vote: averaged with G's gradients every step.</summary>
+    private const int SharedScalars = 5;
     private readonly bool _overlap;
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
@@ -55,6 +56,8 @@ public sealed class GanTrainer : IDisposable
     public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
         int bucketBytes = GradientAverager.DefaultBucketBytes, bool overlapGradients = true)
     {
+        // Before libtorch allocates anything: the step's tensors then reuse the heap instead of fresh mappings.
+        NativeHeap.Configure();
         _overlap = overlapGradients;
         _group = group;
         _rank = group?.Rank ?? 0;
@@ -86,7 +89,7 @@ public sealed class GanTrainer : IDisposable
         if (spec.AdaptiveLr.Enabled) _controller = new AdaptiveLrController(spec.AdaptiveLr, spec.Optimizer.Generator.Lr);
         if (group is not null)
         {
-            _gAverager = new GradientAverager(group, _gParams, bucketBytes);
+            _gAverager = new GradientAverager(group, _gParams, bucketBytes, SharedScalars);
             _dAverager = new GradientAverager(group, _dParams, bucketBytes);
             CheckLayout(group, _gAverager.Fingerprint() + "/" + _dAverager.Fingerprint());
             GradientAverager.BroadcastState(group, G);
@@ -244,6 +247,7 @@ public sealed class GanTrainer : IDisposable
             }
 
             double gLoss, gNorm = 0;
+            bool stop = StopRequested;
             using (var scope = torch.NewDisposeScope())
             {
                 // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
@@ -251,29 +255,30 @@ public sealed class GanTrainer : IDisposable
                 var fake = gFake ?? G.call(Noise(lastLabels!.shape[0]).to(_device), lastLabels);
                 var loss = _loss.Generator(D.call(fake, lastLabels!));
                 loss.backward();
-                _gAverager?.Average();
+                gLoss = loss.item<float>();
+                if (_gAverager is not null)
+                {
+                    // The step's scalars travel with G's gradients (no collective of their own): every rank reports,
+                    // and decides on, the group's means: the same lr decision everywhere, and a NaN on one rank ends
+                    // the run on all of them at the same step instead of leaving them waiting.
+                    var shared = _gAverager.Extra;
+                    shared[0] = (float)dLoss;
+                    shared[1] = (float)gLoss;
+                    shared[2] = (float)(penalty ?? 0);
+                    shared[3] = (float)fooled;
+                    shared[4] = stop ? 1 : 0;
+                    _gAverager.Average();
+                    shared = _gAverager.Extra;
+                    (dLoss, gLoss, fooled) = (shared[0], shared[1], shared[3]);
+                    if (penalty is not null) penalty = shared[2];
+                    stop = shared[4] > 0;
+                }
                 if (_spec.Training.GradClip is { } maxNorm)
                     gNorm = nn.utils.clip_grad_norm_(_gParams, maxNorm);
                 _optG.step();
-                gLoss = loss.item<float>();
             }
 
             Step++;
-            bool stop = StopRequested;
-            if (_group is not null)
-            {
-                // Every rank reports, and decides on, the group's means: the same lr decision everywhere, and a
-                // NaN on one rank ends the run on all of them at the same step instead of leaving them waiting.
-                _scalars[0] = (float)dLoss;
-                _scalars[1] = (float)gLoss;
-                _scalars[2] = (float)(penalty ?? 0);
-                _scalars[3] = (float)fooled;
-                _scalars[4] = StopRequested ? 1 : 0;
-                _group.AllReduceAsync(_scalars.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-                (dLoss, gLoss, fooled) = (_scalars[0], _scalars[1], _scalars[3]);
-                if (penalty is not null) penalty = _scalars[2];
-                stop = _scalars[4] > 0;
-            }
             _controller?.Observe(fooled);
             if (_group is not null && _spec.Training.ChecksumEvery > 0 && Step % _spec.Training.ChecksumEvery == 0)
                 VerifyReplicas();

@@ -24,9 +24,13 @@ public sealed class GradientAverager
     private readonly (int First, int End, int Elements)[] _buckets;
     // One buffer per bucket, allocated once: every bucket is in flight at the same time while compute goes on.
     private readonly float[][] _buffers;
+    private readonly int _extra;
 
-    public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes)
+    /// <param name="extraValues">Values the caller averages along with the gradients (<see cref="Extra"/>): they
+    /// ride in the last bucket, so a step's scalars need no all-reduce, and no wait for the slowest rank, of their own.</param>
+    public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes, int extraValues = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(extraValues);
         _group = group;
         _parameters = parameters;
         _elements = parameters.Select(p => p.numel()).ToArray();
@@ -42,10 +46,17 @@ public sealed class GradientAverager
             }
             elements += (int)_elements[i];
         }
-        if (elements > 0) buckets.Add((first, parameters.Length, elements));
+        if (elements > 0 || (buckets.Count == 0 && extraValues > 0)) buckets.Add((first, parameters.Length, elements));
         _buckets = buckets.ToArray();
-        _buffers = _buckets.Select(b => new float[b.Elements]).ToArray();
+        _extra = extraValues;
+        _buffers = _buckets.Select((b, i) => new float[b.Elements + (i == _buckets.Length - 1 ? extraValues : 0)]).ToArray();
     }
+
+    /// <summary>
+    /// The extra values: written before <see cref="Average"/> (or <see cref="BeginAverage"/>), they hold the group's
+    /// means after it (after <see cref="EndAverage"/>).
+    /// </summary>
+    public Span<float> Extra => _extra == 0 ? [] : _buffers[^1].AsSpan(_buffers[^1].Length - _extra);
 
     public int BucketCount => _buckets.Length;
 
@@ -55,6 +66,7 @@ public sealed class GradientAverager
         var text = new StringBuilder();
         foreach (var p in _parameters) text.Append('[').AppendJoin(',', p.shape).Append(']');
         foreach (var (f, e, n) in _buckets) text.Append('|').Append(f).Append('-').Append(e).Append(':').Append(n);
+        if (_extra > 0) text.Append("|+").Append(_extra);
         return text.ToString();
     }
 
@@ -64,7 +76,7 @@ public sealed class GradientAverager
     /// </summary>
     public long AllReduceTicks { get; private set; }
 
-    /// <summary>Bytes all-reduced so far.</summary>
+    /// <summary>Gradient bytes all-reduced so far.</summary>
     public long AllReduceBytes { get; private set; }
 
     /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
