@@ -219,7 +219,7 @@ public sealed class GanTrainer : IDisposable
                 {
                     // DDP-style overlap: D's gradients travel while G's forward pass runs, which needs neither
                     // those gradients nor the D parameters they update (the numbers are those of the plain order).
-                    var inFlight = _dAverager.BeginAverage();
+                    _dAverager.BeginAverage();
                     try
                     {
                         var gz = Noise(labels.shape[0]).to(_device);
@@ -227,7 +227,7 @@ public sealed class GanTrainer : IDisposable
                     }
                     finally
                     {
-                        _dAverager.EndAverage(inFlight);
+                        _dAverager.EndAverage();
                     }
                 }
                 else
@@ -399,6 +399,8 @@ public sealed class GanTrainer : IDisposable
 
     public void Dispose()
     {
+        _gAverager?.Dispose();
+        _dAverager?.Dispose();
         G.Dispose();
         D.Dispose();
         _optG.Dispose();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Orchestrator.Worker.Collectives;
@@ -13,7 +14,7 @@ namespace Orchestrator.Worker.Training;
 /// buckets (contiguous runs of parameters up to a byte budget), each all-reduced as one buffer that is
 /// allocated once and reused every step.
 /// </summary>
-public sealed class GradientAverager
+public sealed class GradientAverager : IDisposable
 {
     /// <summary>PyTorch DDP's default bucket size.</summary>
     public const int DefaultBucketBytes = 25 * 1024 * 1024;
@@ -25,6 +26,13 @@ public sealed class GradientAverager
     // One buffer per bucket, allocated once: every bucket is in flight at the same time while compute goes on.
     private readonly float[][] _buffers;
     private readonly int _extra;
+    // The overlapped all-reduce's thread and its hand-offs: _start wakes it for one average, _done answers.
+    private readonly SemaphoreSlim _start = new(0);
+    private readonly SemaphoreSlim _done = new(0);
+    private Thread? _communication;
+    private ExceptionDispatchInfo? _failure;
+    private bool _inFlight;
+    private volatile bool _disposed;
 
     /// <param name="extraValues">Values the caller averages along with the gradients (<see cref="Extra"/>): they
     /// ride in the last bucket, so a step's scalars need no all-reduce, and no wait for the slowest rank, of their own.</param>
@@ -92,28 +100,77 @@ public sealed class GradientAverager
     }
 
     /// <summary>
-    /// Copies the gradients into the buckets and starts their all-reduces on a thread of their own; the caller may
-    /// compute whatever does not need these gradients (nor the parameters they will update) until
+    /// Copies the gradients into the buckets and starts their all-reduces on this averager's communication thread;
+    /// the caller may compute whatever does not need these gradients (nor the parameters they will update) until
     /// <see cref="EndAverage"/>, which waits and copies the means back. Every rank must call the pair at the same
-    /// point of its collective sequence.
+    /// point of its collective sequence, and one pair must end before the next begins.
     /// </summary>
-    public Task BeginAverage()
+    public void BeginAverage()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_inFlight) throw new InvalidOperationException("BeginAverage called again before EndAverage.");
         CopyIn();
-        // A dedicated thread, not a pool one: a replica group blocks its callers until every replica has arrived.
-        return _buckets.Length == 0
-            ? Task.CompletedTask
-            : Task.Factory.StartNew(ReduceAll, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _inFlight = true;
+        if (_buckets.Length == 0) return;
+        // One thread for the averager's lifetime, not one per step (a thread start costs its stack's page faults
+        // every step), and not a pool thread: a replica group blocks its callers until every replica has arrived.
+        _communication ??= StartCommunicationThread();
+        _start.Release();
     }
 
     /// <summary>Waits for <see cref="BeginAverage"/>'s all-reduces and replaces every gradient with its mean.</summary>
     /// <remarks><see cref="AllReduceTicks"/> counts only the time the caller waited here: what overlapped compute is hidden.</remarks>
-    public void EndAverage(Task inFlight)
+    public void EndAverage()
     {
-        long waiting = Stopwatch.GetTimestamp();
-        inFlight.GetAwaiter().GetResult();
-        AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
+        if (!_inFlight) throw new InvalidOperationException("EndAverage called without BeginAverage.");
+        _inFlight = false;
+        if (_buckets.Length > 0)
+        {
+            long waiting = Stopwatch.GetTimestamp();
+            _done.Wait();
+            AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
+            if (_failure is { } failure)
+            {
+                _failure = null;
+                failure.Throw();
+            }
+        }
         CopyOut();
+    }
+
+    private Thread StartCommunicationThread()
+    {
+        var thread = new Thread(() =>
+        {
+            while (true)
+            {
+                _start.Wait();
+                if (_disposed) return;
+                try
+                {
+                    ReduceAll();
+                }
+                catch (Exception e)
+                {
+                    _failure = ExceptionDispatchInfo.Capture(e);
+                }
+                _done.Release();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "gradient all-reduce",
+        };
+        thread.Start();
+        return thread;
+    }
+
+    /// <summary>Ends the communication thread (after the all-reduce in flight, if any).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_communication is not null) _start.Release();
     }
 
     /// <summary>Buckets go one after another, every rank in the same order.</summary>
