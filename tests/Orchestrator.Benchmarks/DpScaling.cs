@@ -46,7 +46,7 @@ public static class DpScaling
 
     private static async Task<int> RunParentAsync(string[] args)
     {
-        int rounds = Options.Int(args, "--rounds", 12);
+        int rounds = Options.Int(args, "--rounds", 20);
         int steps = Options.Int(args, "--steps", 30);
         int batch = Options.Int(args, "--batch", 64);
         bool untuned = args.Contains("--untuned-heap");
