@@ -92,6 +92,7 @@ public sealed class GradientAverager : IDisposable
     {
         // On the caller's thread: in-process replicas rendezvous inside the call, and pool threads blocked there
         // could starve the replicas still to arrive.
+        if (_inFlight) throw new InvalidOperationException("Average called while BeginAverage's all-reduce is in flight.");
         CopyIn();
         long started = Stopwatch.GetTimestamp();
         ReduceAll();

@@ -110,6 +110,7 @@ public sealed class GradientAveragerTests
         Assert.Throws<InvalidOperationException>(averager.EndAverage);
         averager.BeginAverage();
         Assert.Throws<InvalidOperationException>(averager.BeginAverage);
+        Assert.Throws<InvalidOperationException>(averager.Average);
         averager.EndAverage();
     }
 
