@@ -267,8 +267,7 @@ public sealed class GanTrainer : IDisposable
                     shared[2] = (float)(penalty ?? 0);
                     shared[3] = (float)fooled;
                     shared[4] = stop ? 1 : 0;
-                    _gAverager.Average();
-                    shared = _gAverager.Extra;
+                    _gAverager.Average(); // the same buffer now holds the group's means
                     (dLoss, gLoss, fooled) = (shared[0], shared[1], shared[3]);
                     if (penalty is not null) penalty = shared[2];
                     stop = shared[4] > 0;
