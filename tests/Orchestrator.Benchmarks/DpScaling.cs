@@ -18,8 +18,8 @@ namespace Orchestrator.Benchmarks;
 /// <summary>
 /// dp_scaling: DCGAN 28x28 on the bundled MNIST subset, the same per-replica batch, trained by one process with one
 /// intra-op thread and by two such processes in a data-parallel group over loopback (weak scaling: the global batch
-/// doubles, as with DDP). Two more configurations run beside them: the same group without the D all-reduce/G forward
-/// overlap, and two single processes side by side that never communicate (what the machine itself allows two
+/// doubles, as with DDP). Two more configurations run beside them: the same group without its overlaps (D's all-reduce
+/// with G's forward pass, G's all-reduce with the next step's D forward on its real batch), and two single processes side by side that never communicate (what the machine itself allows two
 /// trainers). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUpAsync"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
@@ -36,7 +36,8 @@ public static class DpScaling
     }
 
     private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep,
-        int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults);
+        int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults,
+        double GcPauseSeconds, double AllReduceAloneSeconds);
 
     /// <summary>
     /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
@@ -144,7 +145,13 @@ public static class DpScaling
                 // The step time spent waiting for gradient all-reduces (what the overlap did not hide).
                 ["allreduce_share"] = Math.Round(Median(shares), 4),
                 ["allreduce_bytes_per_step"] = Math.Round(bytesPerStep),
-                // The same group with D's all-reduce not overlapped with G's forward pass, side by side.
+                // Per step and rank: the time waited for the step's gradient all-reduces, against what those all-reduces
+                // take when both ranks are ready (measured after each block). The difference is one rank waiting for
+                // the other to finish computing: on this shared VM the two cores' speeds drift apart for seconds at a
+                // time, which no overlap hides.
+                ["allreduce_wait_ms_per_step"] = Math.Round(Median(blocksByMode[Mode.Group].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2),
+                ["allreduce_alone_ms_per_step"] = Math.Round(Median(blocksByMode[Mode.Group].Select(b => b.AllReduceAloneSeconds * 1000).ToList()), 2),
+                // The same group without overlapping its all-reduces with compute, side by side.
                 ["speedup_no_overlap"] = Math.Round(Median(serialSpeedups), 3),
                 ["allreduce_share_no_overlap"] = Math.Round(Median(serialShares), 4),
                 ["overlap_gain"] = Math.Round(Median(speedups.Zip(serialSpeedups, (o, n) => o / n).ToList()), 3),
@@ -159,9 +166,14 @@ public static class DpScaling
                 ["warmup_steps"] = configurations.ToDictionary(c => c.Key.ToString(), c => c.Value.WarmupSteps),
                 ["jit_methods_timed_max"] = blocks.Max(b => b.JitMethodsTimed),
                 ["jit_ms_timed_max"] = Math.Round(blocks.Max(b => b.JitSecondsTimed) * 1000, 1),
+                ["gc_pause_ms_timed_max"] = Math.Round(blocks.Max(b => b.GcPauseSeconds) * 1000, 1),
                 // Where each configuration's CPU went: the kernel's share (page faults, sockets) and faults per step.
                 ["kernel_cpu_share"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
                     m => Math.Round(m.Value.Sum(b => b.KernelSeconds) / m.Value.Sum(b => b.CpuSeconds), 4)),
+                // CPU time over wall time per process: more than 1 is work a single process gets done on the idle second
+                // core (GC, finalizers, the runtime's and libtorch's own threads) that two processes pay out of compute.
+                ["cpu_cores_per_process"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                    m => Math.Round(m.Value.Sum(b => b.CpuSeconds) / m.Value.Sum(b => b.Seconds), 3)),
                 ["minor_faults_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
                     m => Math.Round(m.Value.Sum(b => (double)b.MinorFaults) / m.Value.Sum(b => b.Steps), 1)),
                 ["batch_per_replica"] = batch,
@@ -217,7 +229,8 @@ public static class DpScaling
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
                  "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1",
-                 "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}"],
+                 "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
+                 .. args.Where(a => a is "--threads")],
                 untunedHeap)).ToArray());
             try
             {
@@ -331,15 +344,35 @@ public static class DpScaling
                 long bytes = trainer.GradientAllReduceBytes;
                 long methods = JitInfo.GetCompiledMethodCount();
                 var jitTime = JitInfo.GetCompilationTime();
+                var gcPause = GC.GetTotalPauseDuration();
                 var usage = ProcessUsage.Read();
+                var threads = ThreadUsage.Read();
                 var clock = Stopwatch.StartNew();
-                for (int i = 0; i < steps; i++) trainer.TrainStep();
+                for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: true);
                 double seconds = clock.Elapsed.TotalSeconds;
                 var used = ProcessUsage.Read() - usage;
+                if (args.Contains("--threads")) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
+                var gcPaused = GC.GetTotalPauseDuration() - gcPause;
+                long bytesTimed = trainer.GradientAllReduceBytes - bytes;
+                double alone = 0;
+                if (group is not null)
+                {
+                    // The step's two gradient all-reduces again, untimed by the block, with both ranks ready: what the
+                    // communication itself costs. The rest of the time a rank waited was the other rank still computing.
+                    var half = new float[(int)(bytesTimed / steps / 8)];
+                    await group.BarrierAsync();
+                    var probe = Stopwatch.StartNew();
+                    for (int i = 0; i < 10; i++)
+                    {
+                        await group.AllReduceAsync(half.AsMemory(), ReduceOp.Average);
+                        await group.AllReduceAsync(half.AsMemory(), ReduceOp.Average);
+                    }
+                    alone = probe.Elapsed.TotalSeconds / 10;
+                }
                 var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
-                    trainer.GradientAllReduceBytes - bytes, steps, (long)batch * spec.Training.NCritic, warmup,
+                    bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
                     JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
-                    used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults);
+                    used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone);
                 Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
             }
         }
@@ -369,7 +402,7 @@ public static class DpScaling
         while (true)
         {
             long methods = JitInfo.GetCompiledMethodCount();
-            for (int i = 0; i < Block; i++) trainer.TrainStep();
+            for (int i = 0; i < Block; i++) trainer.TrainStep(nextStepFollows: true);
             steps += Block;
             busy[0] = JitInfo.GetCompiledMethodCount() - methods >= Settled ? 1 : 0;
             if (group is not null) await group.AllReduceAsync(busy.AsMemory(), ReduceOp.Sum);
@@ -389,6 +422,38 @@ public static class DpScaling
     }
 
 
+
+    /// <summary>CPU seconds per thread of this process (from /proc/self/task), for --threads: where the CPU went.</summary>
+    private static class ThreadUsage
+    {
+        public static Dictionary<string, (string Name, double Seconds)> Read()
+        {
+            var threads = new Dictionary<string, (string, double)>();
+            foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                try
+                {
+                    string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
+                    var fields = stat[(close + 2)..].Split(' ');
+                    threads[Path.GetFileName(task)] = (stat[(open + 1)..close],
+                        (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
+                }
+                catch (IOException)
+                {
+                }
+            }
+            return threads;
+        }
+
+        public static void Report(Dictionary<string, (string Name, double Seconds)> before, Dictionary<string, (string Name, double Seconds)> after,
+            double wall, int rank)
+        {
+            var used = after.Select(t => (t.Key, t.Value.Name, Seconds: t.Value.Seconds - (before.TryGetValue(t.Key, out var b) ? b.Seconds : 0)))
+                .Where(t => t.Seconds > 0).OrderByDescending(t => t.Seconds);
+            Console.Error.WriteLine(Inv($"rank {rank} threads over {wall:F2} s: ") + string.Join(", ", used.Select(t => Inv($"{t.Name}#{t.Key} {t.Seconds:F2}"))));
+        }
+    }
 
     /// <summary>This process's CPU time (user and kernel) and minor page faults, from /proc/self/stat.</summary>
     private readonly record struct ProcessUsage(double UserSeconds, double KernelSeconds, long MinorFaults)

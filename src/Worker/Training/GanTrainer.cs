@@ -45,14 +45,21 @@ public sealed class GanTrainer : IDisposable
     private readonly int _rank;
     private readonly int _worldSize;
     private Tensor? _rowsOfRank;
-    /// <summary>dLoss, gLoss, penalty, fooled rate, stop vote: averaged with G's gradients every step.</summary>
-    private const int SharedScalars = 5;
+    /// <summary>dLoss, gLoss, penalty, fooled rate: averaged with G's gradients every step.</summary>
+    private const int SharedScalars = 4;
+    /// <summary>The stop vote rides with D's gradients (the step's first all-reduce), so whether another step
+    /// follows is known before G's all-reduce, which the next step's real-batch D forward may then overlap.</summary>
+    private const int StopVote = 1;
     private readonly bool _overlap;
+    /// <summary>The next step's first real batch, its noise and D's scores for it, computed while G's gradients
+    /// travelled (<see cref="TrainStep"/> with nextStepFollows); null when none is held.</summary>
+    private AheadBatch? _ahead;
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
-    /// <param name="overlapGradients">Whether D's gradient all-reduce overlaps G's forward pass (the default; the same
-    /// numbers either way). Off only to measure what the overlap is worth.</param>
+    /// <param name="overlapGradients">Whether D's gradient all-reduce overlaps G's forward pass and G's overlaps the
+    /// next step's real-batch D forward (the default; the same numbers either way). Off only to measure what the
+    /// overlap is worth.</param>
     public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
         int bucketBytes = GradientAverager.DefaultBucketBytes, bool overlapGradients = true)
     {
@@ -90,7 +97,7 @@ public sealed class GanTrainer : IDisposable
         if (group is not null)
         {
             _gAverager = new GradientAverager(group, _gParams, bucketBytes, SharedScalars);
-            _dAverager = new GradientAverager(group, _dParams, bucketBytes);
+            _dAverager = new GradientAverager(group, _dParams, bucketBytes, StopVote);
             CheckLayout(group, _gAverager.Fingerprint() + "/" + _dAverager.Fingerprint());
             GradientAverager.BroadcastState(group, G);
             GradientAverager.BroadcastState(group, D);
@@ -140,6 +147,7 @@ public sealed class GanTrainer : IDisposable
     /// <summary>Averages BatchNorm running statistics across the group (see <see cref="GradientAverager.AverageBuffers"/>).</summary>
     public void SynchronizeBuffers()
     {
+        ThrowIfAhead(nameof(SynchronizeBuffers));
         if (_group is null) return;
         GradientAverager.AverageBuffers(_group, G);
         GradientAverager.AverageBuffers(_group, D);
@@ -173,16 +181,23 @@ public sealed class GanTrainer : IDisposable
 
     /// <summary>Gradient bytes this rank has all-reduced since it was created.</summary>
     public long GradientAllReduceBytes => (_gAverager?.AllReduceBytes ?? 0) + (_dAverager?.AllReduceBytes ?? 0);
-    public BatchPosition DataPosition => _stream.Position;
+    /// <summary>Where the next step's data starts (a batch read ahead by the last step still belongs to the next).</summary>
+    public BatchPosition DataPosition => _ahead?.Position ?? _stream.Position;
 
     /// <summary>
-    /// This rank wants the run to stop (a signal, a cancel). Carried with the step's group means, so every rank
+    /// This rank wants the run to stop (a signal, a cancel). Carried with the step's D gradients, so every rank
     /// sees <see cref="StepStats.StopRequested"/> after the same step and they stop together.
     /// </summary>
     public bool StopRequested { get; set; }
 
     /// <summary>Runs one step: n_critic D updates, then one G update.</summary>
-    public StepStats TrainStep()
+    /// <param name="nextStepFollows">The caller runs the next step right after this one, with no checkpoint,
+    /// evaluation or buffer synchronisation between them. A group then reads the next step's first real batch and
+    /// runs D's forward pass on it while G's gradients are all-reduced (D's parameters are final by then and G's
+    /// update does not touch them; the data, noise and numbers are those of the plain order). Not done when some rank
+    /// voted to stop in this step. Until that next step runs, <see cref="SaveCheckpoint"/>,
+    /// <see cref="LoadCheckpoint"/> and <see cref="SynchronizeBuffers"/> refuse to run.</param>
+    public StepStats TrainStep(bool nextStepFollows = false)
     {
         G.train();
         D.train();
@@ -190,22 +205,36 @@ public sealed class GanTrainer : IDisposable
         double dLoss = 0, fooled = 0, dNorm = 0;
         double? penalty = _penalty ? 0 : null;
         int nCritic = _spec.Training.NCritic;
+        bool stop = StopRequested;
         Tensor? lastLabels = null;
         Tensor? gFake = null;
+        var ahead = _ahead;
+        _ahead = null;
         try
         {
             for (int i = 0; i < nCritic; i++)
             {
                 using var scope = torch.NewDisposeScope();
-                var (inputs, labels) = _stream.Next();
-                var real = inputs.to(_device);
-                labels = labels.to(_device);
-                var z = Noise(real.shape[0]).to(_device);
+                Tensor real, labels, z;
+                Tensor? realScores = null;
+                if (ahead is not null)
+                {
+                    scope.Attach(ahead.Tensors);
+                    (real, labels, z, realScores) = (ahead.Real, ahead.Labels, ahead.Noise, ahead.RealScores);
+                    ahead = null;
+                }
+                else
+                {
+                    var (inputs, batchLabels) = _stream.Next();
+                    real = inputs.to(_device);
+                    labels = batchLabels.to(_device);
+                    z = Noise(real.shape[0]).to(_device);
+                }
                 Tensor fake;
                 using (torch.no_grad()) fake = G.call(z, labels);
 
                 _optD.zero_grad();
-                var realScores = D.call(real, labels);
+                realScores ??= D.call(real, labels);
                 var fakeScores = D.call(fake, labels);
                 var loss = _loss.Discriminator(realScores, fakeScores);
                 if (_penalty)
@@ -215,6 +244,7 @@ public sealed class GanTrainer : IDisposable
                     loss = loss + _spec.Loss.GpLambda * gp;
                 }
                 loss.backward();
+                if (_dAverager is not null) _dAverager.Extra[0] = stop ? 1 : 0;
                 if (_dAverager is not null && _overlap && i == nCritic - 1)
                 {
                     // DDP-style overlap: D's gradients travel while G's forward pass runs, which needs neither
@@ -234,6 +264,7 @@ public sealed class GanTrainer : IDisposable
                 {
                     _dAverager?.Average();
                 }
+                if (_dAverager is not null) stop = _dAverager.Extra[0] > 0;
                 if (_spec.Training.GradClip is { } maxNorm)
                     dNorm += nn.utils.clip_grad_norm_(_dParams, maxNorm) / nCritic;
                 _optD.step();
@@ -247,7 +278,6 @@ public sealed class GanTrainer : IDisposable
             }
 
             double gLoss, gNorm = 0;
-            bool stop = StopRequested;
             using (var scope = torch.NewDisposeScope())
             {
                 // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
@@ -266,11 +296,25 @@ public sealed class GanTrainer : IDisposable
                     shared[1] = (float)gLoss;
                     shared[2] = (float)(penalty ?? 0);
                     shared[3] = (float)fooled;
-                    shared[4] = stop ? 1 : 0;
-                    _gAverager.Average(); // the same buffer now holds the group's means
+                    if (nextStepFollows && _overlap && !stop)
+                    {
+                        _gAverager.BeginAverage();
+                        try
+                        {
+                            _ahead = ReadAhead();
+                        }
+                        finally
+                        {
+                            _gAverager.EndAverage();
+                        }
+                    }
+                    else
+                    {
+                        _gAverager.Average();
+                    }
+                    // The same buffer now holds the group's means.
                     (dLoss, gLoss, fooled) = (shared[0], shared[1], shared[3]);
                     if (penalty is not null) penalty = shared[2];
-                    stop = shared[4] > 0;
                 }
                 if (_spec.Training.GradClip is { } maxNorm)
                     gNorm = nn.utils.clip_grad_norm_(_gParams, maxNorm);
@@ -287,8 +331,47 @@ public sealed class GanTrainer : IDisposable
         }
         finally
         {
+            ahead?.Dispose();
             lastLabels?.Dispose();
             gFake?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The next step's first D update up to D's forward pass on its real batch: the batch, its noise (the next draw
+    /// of the noise stream, as in the plain order) and D's scores, which need only D's parameters, final for this
+    /// step. G's forward on that noise must wait for G's update.
+    /// </summary>
+    private AheadBatch ReadAhead()
+    {
+        using var scope = torch.NewDisposeScope();
+        var position = _stream.Position;
+        var (inputs, batchLabels) = _stream.Next();
+        var real = inputs.to(_device);
+        var labels = batchLabels.to(_device);
+        var z = Noise(real.shape[0]).to(_device);
+        var realScores = D.call(real, labels);
+        var ahead = new AheadBatch(position, real, labels, z, realScores);
+        scope.Detach(ahead.Tensors);
+        return ahead;
+    }
+
+    private void ThrowIfAhead(string operation)
+    {
+        if (_ahead is not null)
+            throw new InvalidOperationException(
+                $"{operation}: step {Step} was run with nextStepFollows, so the next step's first batch is already read; " +
+                "run that step first (pass nextStepFollows only when the next call is TrainStep)");
+    }
+
+    /// <summary>A real batch read ahead with its noise and D's scores (an autograd graph the next backward uses).</summary>
+    private sealed record AheadBatch(BatchPosition Position, Tensor Real, Tensor Labels, Tensor Noise, Tensor RealScores) : IDisposable
+    {
+        public IDisposable[] Tensors => new Tensor[] { Real, Labels, Noise, RealScores }.Distinct(ReferenceEqualityComparer.Instance).Cast<IDisposable>().ToArray();
+
+        public void Dispose()
+        {
+            foreach (var tensor in Tensors) tensor.Dispose();
         }
     }
 
@@ -336,6 +419,7 @@ public sealed class GanTrainer : IDisposable
     /// <summary>Writes every piece of state the next step depends on.</summary>
     public void SaveCheckpoint(Stream stream)
     {
+        ThrowIfAhead(nameof(SaveCheckpoint));
         using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
         var header = new CheckpointHeader(
@@ -351,6 +435,7 @@ public sealed class GanTrainer : IDisposable
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> for the same trial spec.</summary>
     public void LoadCheckpoint(Stream stream, string source)
     {
+        ThrowIfAhead(nameof(LoadCheckpoint));
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         var magic = reader.ReadBytes(Magic.Length);
         if (!magic.AsSpan().SequenceEqual(Magic))
@@ -398,6 +483,7 @@ public sealed class GanTrainer : IDisposable
 
     public void Dispose()
     {
+        _ahead?.Dispose();
         _gAverager?.Dispose();
         _dAverager?.Dispose();
         G.Dispose();

@@ -162,7 +162,10 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             trainer.StopRequested = cancellationToken.IsCancellationRequested;
             telemetry?.BeforeStep(trainer.DataPosition.Epoch, trainer.Step + 1);
             long stepStarted = Stopwatch.GetTimestamp();
-            var stats = trainer.TrainStep();
+            // Another step follows unless this one is the last or is evaluated or checkpointed: a group may then start
+            // the next step's D forward while this step's G gradients travel.
+            int next = trainer.Step + 1;
+            var stats = trainer.TrainStep(nextStepFollows: next < t.Steps && next % t.EvalEvery != 0 && next % t.CheckpointEvery != 0);
             telemetry?.OnStep(stats.Step, stepStarted, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, world);
             stopAgreed = stats.StopRequested;
             if (stats.NonFiniteLoss is { } what)

@@ -58,10 +58,11 @@ public sealed class DataParallelTests
     }
 
     [Theory]
-    [InlineData(LossTypes.NonSaturating, 2)]
-    [InlineData(LossTypes.WganGp, 2)]
-    [InlineData(LossTypes.WganGp, 3)]
-    public async Task K_ranks_at_batch_b_end_with_the_parameters_of_one_process_at_batch_k_times_b(string loss, int k)
+    [InlineData(LossTypes.NonSaturating, 2, false)]
+    [InlineData(LossTypes.NonSaturating, 2, true)]
+    [InlineData(LossTypes.WganGp, 2, true)]
+    [InlineData(LossTypes.WganGp, 3, true)]
+    public async Task K_ranks_at_batch_b_end_with_the_parameters_of_one_process_at_batch_k_times_b(string loss, int k, bool readAhead)
     {
         const int b = 16, steps = 50;
         Dictionary<string, float[]> expected;
@@ -73,9 +74,10 @@ public sealed class DataParallelTests
             expected = State(trainer);
         }
 
+        // readAhead: every step but the last reads the next step's batch and runs D on it while G's gradients travel.
         var ranks = await RunGroupAsync(_ => Spec(loss, b), k, (_, trainer) =>
         {
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: readAhead && i < steps - 1);
             return State(trainer);
         });
 
@@ -159,6 +161,65 @@ public sealed class DataParallelTests
             Assert.Equal((results[0].before[i] + results[1].before[i]) / 2, results[0].after[i], 5);
     }
 
+    [Fact]
+    public async Task Reading_the_next_batch_ahead_changes_no_number_with_batch_norm_and_conditional_labels()
+    {
+        // A conditional DCGAN with BatchNorm in D: the batch D sees ahead also moves its running statistics, so the
+        // order of those forwards shows in the state too.
+        var spec = TrainerFixtures.TinyDcgan(steps: 8);
+        const int steps = 7;
+        var runs = await Task.WhenAll(new[] { false, true }.Select(readAhead => RunGroupAsync(_ => spec, 2, (_, trainer) =>
+        {
+            var trace = new List<string>();
+            for (int i = 0; i < steps; i++)
+            {
+                var stats = trainer.TrainStep(nextStepFollows: readAhead && i < steps - 1);
+                trace.Add($"{stats} next at {trainer.DataPosition}");
+            }
+            return (trace, State(trainer));
+        })));
+        var (plain, ahead) = (runs[0], runs[1]);
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.Equal(plain[r].trace, ahead[r].trace);
+            Assert.Equal(plain[r].Item2.Keys, ahead[r].Item2.Keys);
+            foreach (var (name, values) in plain[r].Item2) Assert.True(values.AsSpan().SequenceEqual(ahead[r].Item2[name]), $"{name} on rank {r} differs");
+        }
+        Assert.Contains(plain[0].Item2.Keys, k => k.EndsWith("running_mean"));
+    }
+
+    [Fact]
+    public async Task A_batch_read_ahead_blocks_checkpoints_until_its_step_runs_and_a_stop_vote_reads_nothing_ahead()
+    {
+        var spec = TrainerFixtures.TinyDcgan(steps: 8);
+        var outcomes = await RunGroupAsync(_ => spec, 2, (rank, trainer) =>
+        {
+            trainer.TrainStep(nextStepFollows: true);
+            var position = trainer.DataPosition;
+            var refused = Assert.Throws<InvalidOperationException>(() => trainer.SaveCheckpoint(new MemoryStream()));
+            Assert.Throws<InvalidOperationException>(() => trainer.SynchronizeBuffers());
+            Assert.Throws<InvalidOperationException>(() => trainer.LoadCheckpoint(new MemoryStream(), "x"));
+            Assert.Equal(position, trainer.DataPosition); // refusing changed nothing
+
+            trainer.TrainStep();
+            trainer.SynchronizeBuffers();
+            trainer.SaveCheckpoint(new MemoryStream());
+
+            // Rank 1 asks to stop: every rank learns it from this step, and none reads the next batch ahead.
+            trainer.StopRequested = rank == 1;
+            var stopped = trainer.TrainStep(nextStepFollows: true);
+            trainer.SynchronizeBuffers();
+            var checkpoint = new MemoryStream();
+            trainer.SaveCheckpoint(checkpoint);
+            return (refused.Message, stopped.Step, stopped.StopRequested, checkpoint.Length > 0);
+        });
+        Assert.All(outcomes, o =>
+        {
+            Assert.StartsWith("SaveCheckpoint: step 1 was run with nextStepFollows", o.Message);
+            Assert.Equal((3, true, true), (o.Step, o.StopRequested, o.Item4));
+        });
+    }
+
     /// <summary>
     /// <paramref name="processes"/> in-memory ring members of <paramref name="devices"/> in-process replicas each, one
     /// thread per replica; results by global rank.
@@ -209,7 +270,7 @@ public sealed class DataParallelTests
         var split = single with { Data = single.Data with { BatchSize = new DataSpec().BatchSize, GlobalBatchSize = global } };
         var ranks = await RunReplicasAsync(split, processes, devices, trainer =>
         {
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: i < steps - 1);
             return State(trainer);
         });
 
