@@ -21,7 +21,7 @@ namespace Orchestrator.Benchmarks;
 /// doubles, as with DDP). Two more configurations run beside them: the same group without its overlaps (D's all-reduce
 /// with G's forward pass, G's all-reduce with the next step's D forward on its real batch), and two single processes side by side that never communicate (what the machine itself allows two
 /// trainers). Every configuration's processes start once and warm up to their steady state (see
-/// <see cref="WarmUpAsync"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
+/// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
 /// process's, per round; the all-reduce share is the fraction of a rank's step time spent waiting for gradient
@@ -330,16 +330,45 @@ public static class DpScaling
         }
         try
         {
+            // The product trains a group's replica on one dedicated thread for the run's lifetime; so does this. (On
+            // the thread pool, the loop would move between threads from block to block, and each move costs the new
+            // thread's malloc arena a fresh set of pages: ~16,000 page faults at the start of a block.)
+            Exception? failure = null;
+            var training = new Thread(() =>
+            {
+                try
+                {
+                    Train(args, rank, batch, spec, group);
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            }) { Name = "training" };
+            training.Start();
+            training.Join();
+            if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+        finally
+        {
+            if (group is not null) await group.DisposeAsync();
+            if (transport is not null) await transport.DisposeAsync();
+        }
+        return 0;
+    }
+
+    private static void Train(string[] args, int rank, int batch, TrialSpec spec, ProcessGroup? group)
+    {
             using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
             using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
-            int warmup = await WarmUpAsync(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
+            int warmup = WarmUp(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
             Console.Error.WriteLine($"rank {rank}: native heap {NativeHeap.Outcome}");
             Console.WriteLine(Inv($"READY {warmup}"));
             string? command;
             while ((command = Console.ReadLine()) is not null && command.StartsWith("run ", StringComparison.Ordinal))
             {
                 int steps = int.Parse(command["run ".Length..], CultureInfo.InvariantCulture);
-                if (group is not null) await group.BarrierAsync();
+                if (group is not null) group.BarrierAsync().GetAwaiter().GetResult();
                 var allReduce = trainer.GradientAllReduceTime;
                 long bytes = trainer.GradientAllReduceBytes;
                 long methods = JitInfo.GetCompiledMethodCount();
@@ -360,12 +389,12 @@ public static class DpScaling
                     // The step's two gradient all-reduces again, untimed by the block, with both ranks ready: what the
                     // communication itself costs. The rest of the time a rank waited was the other rank still computing.
                     var half = new float[(int)(bytesTimed / steps / 8)];
-                    await group.BarrierAsync();
+                    group.BarrierAsync().GetAwaiter().GetResult();
                     var probe = Stopwatch.StartNew();
                     for (int i = 0; i < 10; i++)
                     {
-                        await group.AllReduceAsync(half.AsMemory(), ReduceOp.Average);
-                        await group.AllReduceAsync(half.AsMemory(), ReduceOp.Average);
+                        group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+                        group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
                     }
                     alone = probe.Elapsed.TotalSeconds / 10;
                 }
@@ -375,14 +404,7 @@ public static class DpScaling
                     used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone);
                 Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
             }
-        }
-        finally
-        {
-            if (group is not null) await group.DisposeAsync();
-            if (transport is not null) await transport.DisposeAsync();
-        }
-        return 0;
-    }
+            }
 
     /// <summary>
     /// Trains until the process is in its steady state: .NET's tiered JIT recompiles a method once it has been called
@@ -394,7 +416,7 @@ public static class DpScaling
     /// second (the group's heartbeats) is recompiled 30-60 s in, so a small wave can still fall in the timed steps:
     /// the figures report what the JIT compiled while they were timed.
     /// </summary>
-    private static async Task<int> WarmUpAsync(GanTrainer trainer, ProcessGroup? group, int minimum, int maximum)
+    private static int WarmUp(GanTrainer trainer, ProcessGroup? group, int minimum, int maximum)
     {
         const int Block = 10, Settled = 10;
         int steps = 0, quiet = 0;
@@ -405,7 +427,7 @@ public static class DpScaling
             for (int i = 0; i < Block; i++) trainer.TrainStep(nextStepFollows: true);
             steps += Block;
             busy[0] = JitInfo.GetCompiledMethodCount() - methods >= Settled ? 1 : 0;
-            if (group is not null) await group.AllReduceAsync(busy.AsMemory(), ReduceOp.Sum);
+            group?.AllReduceAsync(busy.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
             quiet = busy[0] == 0 ? quiet + 1 : 0;
             if (steps >= maximum || (steps >= minimum && quiet >= 2)) return steps;
         }
