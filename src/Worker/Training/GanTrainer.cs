@@ -367,7 +367,9 @@ public sealed class GanTrainer : IDisposable
     /// <summary>A real batch read ahead with its noise and D's scores (an autograd graph the next backward uses).</summary>
     private sealed record AheadBatch(BatchPosition Position, Tensor Real, Tensor Labels, Tensor Noise, Tensor RealScores) : IDisposable
     {
-        public IDisposable[] Tensors => new Tensor[] { Real, Labels, Noise, RealScores }.Distinct(ReferenceEqualityComparer.Instance).Cast<IDisposable>().ToArray();
+        /// <summary>Each tensor once (moving a tensor to the device it is on may return the same tensor).</summary>
+        public IDisposable[] Tensors { get; } =
+            new Tensor[] { Real, Labels, Noise, RealScores }.Distinct(ReferenceEqualityComparer.Instance).Cast<IDisposable>().ToArray();
 
         public void Dispose()
         {
