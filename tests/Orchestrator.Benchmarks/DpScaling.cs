@@ -359,52 +359,57 @@ public static class DpScaling
 
     private static void Train(string[] args, int rank, int batch, TrialSpec spec, ProcessGroup? group)
     {
-            using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
-            using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
-            int warmup = WarmUp(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
-            Console.Error.WriteLine($"rank {rank}: native heap {NativeHeap.Outcome}");
-            Console.WriteLine(Inv($"READY {warmup}"));
-            string? command;
-            while ((command = Console.ReadLine()) is not null && command.StartsWith("run ", StringComparison.Ordinal))
-            {
-                int steps = int.Parse(command["run ".Length..], CultureInfo.InvariantCulture);
-                if (group is not null) group.BarrierAsync().GetAwaiter().GetResult();
-                var allReduce = trainer.GradientAllReduceTime;
-                long bytes = trainer.GradientAllReduceBytes;
-                long methods = JitInfo.GetCompiledMethodCount();
-                var jitTime = JitInfo.GetCompilationTime();
-                var gcPause = GC.GetTotalPauseDuration();
-                var usage = ProcessUsage.Read();
-                var threads = ThreadUsage.Read();
-                var clock = Stopwatch.StartNew();
-                for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: true);
-                double seconds = clock.Elapsed.TotalSeconds;
-                var used = ProcessUsage.Read() - usage;
-                if (args.Contains("--threads")) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
-                var gcPaused = GC.GetTotalPauseDuration() - gcPause;
-                long bytesTimed = trainer.GradientAllReduceBytes - bytes;
-                double alone = 0;
-                if (group is not null)
-                {
-                    // The step's two gradient all-reduces again, untimed by the block, with both ranks ready: what the
-                    // communication itself costs. The rest of the time a rank waited was the other rank still computing.
-                    var half = new float[(int)(bytesTimed / steps / 8)];
-                    group.BarrierAsync().GetAwaiter().GetResult();
-                    var probe = Stopwatch.StartNew();
-                    for (int i = 0; i < 10; i++)
-                    {
-                        group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-                        group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-                    }
-                    alone = probe.Elapsed.TotalSeconds / 10;
-                }
-                var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
-                    bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
-                    JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
-                    used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone);
-                Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
-            }
-            }
+        using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
+        using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
+        int warmup = WarmUp(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
+        Console.Error.WriteLine($"rank {rank}: native heap {NativeHeap.Outcome}");
+        Console.WriteLine(Inv($"READY {warmup}"));
+        string? command;
+        while ((command = Console.ReadLine()) is not null && command.StartsWith("run ", StringComparison.Ordinal))
+        {
+            int steps = int.Parse(command["run ".Length..], CultureInfo.InvariantCulture);
+            if (group is not null) group.BarrierAsync().GetAwaiter().GetResult();
+            var allReduce = trainer.GradientAllReduceTime;
+            long bytes = trainer.GradientAllReduceBytes;
+            long methods = JitInfo.GetCompiledMethodCount();
+            var jitTime = JitInfo.GetCompilationTime();
+            var gcPause = GC.GetTotalPauseDuration();
+            var usage = ProcessUsage.Read();
+            var threads = args.Contains("--threads") ? ThreadUsage.Read() : null;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: true);
+            double seconds = clock.Elapsed.TotalSeconds;
+            var used = ProcessUsage.Read() - usage;
+            if (threads is not null) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
+            var gcPaused = GC.GetTotalPauseDuration() - gcPause;
+            long bytesTimed = trainer.GradientAllReduceBytes - bytes;
+            double alone = group is null ? 0 : AllReduceAloneSeconds(group, bytesTimed / steps);
+            var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
+                bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
+                JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
+                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone);
+            Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
+        }
+    }
+
+    /// <summary>
+    /// A step's two gradient all-reduces (<paramref name="bytesPerStep"/> in all) again, outside the timed block, with
+    /// both ranks ready: what the communication itself costs. The rest of the time a rank waited was the other rank
+    /// still computing.
+    /// </summary>
+    private static double AllReduceAloneSeconds(ProcessGroup group, long bytesPerStep)
+    {
+        const int Repeats = 10;
+        var half = new float[(int)(bytesPerStep / 8)];
+        group.BarrierAsync().GetAwaiter().GetResult();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < Repeats; i++)
+        {
+            group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+            group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+        }
+        return clock.Elapsed.TotalSeconds / Repeats;
+    }
 
     /// <summary>
     /// Trains until the process is in its steady state: .NET's tiered JIT recompiles a method once it has been called
@@ -442,8 +447,6 @@ public static class DpScaling
         foreach (string arg in args) start.ArgumentList.Add(arg);
         return Process.Start(start)!;
     }
-
-
 
     /// <summary>CPU seconds per thread of this process (from /proc/self/task), for --threads: where the CPU went.</summary>
     private static class ThreadUsage
