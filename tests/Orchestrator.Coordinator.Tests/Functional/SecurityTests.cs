@@ -21,8 +21,10 @@ public sealed class SecurityTests
         await using var intruder = new TestWorker(host.Address, "intruder", joinToken: "api-secret");
         var refused = await Sweeps.RejectsAsync(async () =>
         {
-            using var call = intruder.Client().Connect();
-            await call.RequestStream.WriteAsync(new Proto.WorkerMessage { Hello = new Proto.Hello { WorkerId = "intruder", Slots = 1, Devices = 1, CollectiveEndpoint = "x:1" } });
+            // The gateway refuses on the call's headers, before any message: a Hello written here would race the
+            // server's reset of the stream and could fail as Cancelled instead of reporting the refusal. The deadline
+            // turns an accepted call (which would wait for a Hello) into a failure instead of a hang.
+            using var call = intruder.Client().Connect(deadline: DateTime.UtcNow.AddSeconds(20));
             await call.ResponseStream.MoveNext();
         }, StatusCode.Unauthenticated);
         Assert.Contains("join token", refused.Status.Detail, StringComparison.Ordinal);
