@@ -18,9 +18,10 @@ namespace Orchestrator.Benchmarks;
 /// <summary>
 /// dp_scaling: DCGAN 28x28 on the bundled MNIST subset, the same per-replica batch, trained by one process with one
 /// intra-op thread and by two such processes in a data-parallel group over loopback (weak scaling: the global batch
-/// doubles, as with DDP). Two more configurations run beside them: the same group without its overlaps (D's all-reduce
-/// with G's forward pass, G's all-reduce with the next step's D forward on its real batch), and two single processes side by side that never communicate (what the machine itself allows two
-/// trainers). Every configuration's processes start once and warm up to their steady state (see
+/// doubles, as with DDP). Three more configurations run beside them: the same group with <c>batch_split: by_speed</c>
+/// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
+/// all-reduce with G's forward pass, G's all-reduce with the next step's D forward on its real batch), and two single
+/// processes side by side that never communicate (what the machine itself allows two trainers). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
@@ -37,13 +38,13 @@ public static class DpScaling
 
     private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep,
         int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults,
-        double GcPauseSeconds, double AllReduceAloneSeconds);
+        double GcPauseSeconds, double AllReduceAloneSeconds, long Samples, double[] StepBusyMs);
 
     /// <summary>
     /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
     /// <see cref="NativeHeap"/>'s thresholds) run only with --untuned-heap, to measure what the tuning is worth.
     /// </summary>
-    private enum Mode { Single, Group, GroupSerial, Independent, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -67,6 +68,7 @@ public static class DpScaling
             }
 
             var speedups = new List<double>();
+            var balancedSpeedups = new List<double>();
             var serialSpeedups = new List<double>();
             var serialShares = new List<double>();
             var ceilings = new List<double>();
@@ -82,7 +84,7 @@ public static class DpScaling
             double bytesPerStep = 0;
             for (int round = 0; round < rounds; round++)
             {
-                double single = 0, group = 0, serial = 0, independent = 0, share = 0, serialShare = 0, singleUntuned = 0, groupUntuned = 0;
+                double single = 0, group = 0, balanced = 0, serial = 0, independent = 0, share = 0, serialShare = 0, singleUntuned = 0, groupUntuned = 0;
                 for (int slot = 0; slot < modes.Length; slot++)
                 {
                     var mode = modes[(slot + round) % modes.Length];
@@ -90,13 +92,16 @@ public static class DpScaling
                     blocks.AddRange(results);
                     blocksByMode[mode].AddRange(results);
                     double slowest = results.Max(r => r.Seconds);
-                    double rate = results.Sum(r => (double)r.SamplesPerStep * r.Steps) / slowest;
+                    double rate = results.Sum(r => (double)r.Samples) / slowest;
                     switch (mode)
                     {
                         case Mode.Group:
                             group = rate;
                             share = results.Average(r => r.AllReduceSeconds / r.Seconds);
                             bytesPerStep = results[0].AllReduceBytes / (double)results[0].Steps;
+                            break;
+                        case Mode.GroupBalanced:
+                            balanced = rate;
                             break;
                         case Mode.GroupSerial:
                             serial = rate;
@@ -124,6 +129,7 @@ public static class DpScaling
                     Console.WriteLine(Inv($"    glibc defaults: 1 process {singleUntuned:F0} samples/s, 2 processes {groupUntuned:F0} samples/s, speedup {groupUntuned / singleUntuned:F2}"));
                 }
                 speedups.Add(group / single);
+                balancedSpeedups.Add(balanced / single);
                 serialSpeedups.Add(serial / single);
                 serialShares.Add(serialShare);
                 ceilings.Add(independent / single);
@@ -131,7 +137,7 @@ public static class DpScaling
                 singleRates.Add(single);
                 groupRates.Add(group);
                 independentRates.Add(independent);
-                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
             }
 
             var figures = new Dictionary<string, object>
@@ -151,6 +157,26 @@ public static class DpScaling
                 // time, which no overlap hides.
                 ["allreduce_wait_ms_per_step"] = Math.Round(Median(blocksByMode[Mode.Group].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2),
                 ["allreduce_alone_ms_per_step"] = Math.Round(Median(blocksByMode[Mode.Group].Select(b => b.AllReduceAloneSeconds * 1000).ToList()), 2),
+                // The same group with batch_split: by_speed: each global batch split between the ranks by their
+                // measured speed, so the faster rank is not left waiting (gradients weighted by share).
+                ["speedup_balanced"] = Math.Round(Median(balancedSpeedups), 3),
+                ["speedup_balanced_p25"] = Math.Round(Quantile(balancedSpeedups, 0.25), 3),
+                ["speedup_balanced_p75"] = Math.Round(Quantile(balancedSpeedups, 0.75), 3),
+                ["balanced_gain"] = Math.Round(Median(balancedSpeedups.Zip(speedups, (b, g) => b / g).ToList()), 3),
+                ["scaling_efficiency_balanced_vs_independent"] = Math.Round(Median(balancedSpeedups.Zip(ceilings, (g, c) => g / c).ToList()), 3),
+                ["allreduce_wait_ms_per_step_balanced"] = Math.Round(Median(blocksByMode[Mode.GroupBalanced].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2),
+                // Rank 0's mean share of the 2 x batch samples per block, lowest and highest block.
+                ["balanced_rank0_batch_min"] = Math.Round(BalancedRank0Batches(blocksByMode[Mode.GroupBalanced]).Min(), 1),
+                ["balanced_rank0_batch_max"] = Math.Round(BalancedRank0Batches(blocksByMode[Mode.GroupBalanced]).Max(), 1),
+                // Why a split by speed can (or cannot) help: per step, rank 0's compute less rank 1's in the group, its
+                // spread, and how much of it carries over to the steps after (the split follows with a lag of two
+                // steps, so only a difference that persists can be balanced away).
+                ["rank_compute_diff_ms_sd"] = Math.Round(StepDiffs(blocksByMode[Mode.Group]).Select(d => d.Sd).Average(), 2),
+                ["rank_compute_diff_autocorr_lag1"] = Math.Round(Autocorrelation(blocksByMode[Mode.Group], 1), 3),
+                ["rank_compute_diff_autocorr_lag2"] = Math.Round(Autocorrelation(blocksByMode[Mode.Group], 2), 3),
+                ["rank_compute_diff_autocorr_lag5"] = Math.Round(Autocorrelation(blocksByMode[Mode.Group], 5), 3),
+                ["compute_ms_per_step_median"] = blocksByMode.Where(m => m.Key is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap)).ToDictionary(
+                    m => m.Key.ToString(), m => Math.Round(Median(m.Value.SelectMany(b => b.StepBusyMs).ToList()), 1)),
                 // The same group without overlapping its all-reduces with compute, side by side.
                 ["speedup_no_overlap"] = Math.Round(Median(serialSpeedups), 3),
                 ["allreduce_share_no_overlap"] = Math.Round(Median(serialShares), 4),
@@ -196,6 +222,37 @@ public static class DpScaling
         }
     }
 
+    /// <summary>Per block of a two-rank configuration: rank 0's per-step compute less rank 1's, and its spread.</summary>
+    private static IEnumerable<(double[] Diff, double Sd)> StepDiffs(List<ChildResult> blocks)
+    {
+        for (int i = 0; i + 1 < blocks.Count; i += 2)
+        {
+            var diff = blocks[i].StepBusyMs.Zip(blocks[i + 1].StepBusyMs, (a, b) => a - b).ToArray();
+            double mean = diff.Average();
+            yield return (diff, Math.Sqrt(diff.Sum(d => (d - mean) * (d - mean)) / diff.Length));
+        }
+    }
+
+    /// <summary>Autocorrelation at <paramref name="lag"/> steps of the ranks' compute difference, pooled over blocks.</summary>
+    private static double Autocorrelation(List<ChildResult> blocks, int lag)
+    {
+        double products = 0, squares = 0;
+        foreach (var (diff, _) in StepDiffs(blocks))
+        {
+            double mean = diff.Average();
+            for (int t = 0; t < diff.Length; t++)
+            {
+                squares += (diff[t] - mean) * (diff[t] - mean);
+                if (t + lag < diff.Length) products += (diff[t] - mean) * (diff[t + lag] - mean);
+            }
+        }
+        return squares == 0 ? 0 : products / squares;
+    }
+
+    /// <summary>Rank 0's mean local batch in each block (blocks come in rank order, two per round).</summary>
+    private static IEnumerable<double> BalancedRank0Batches(List<ChildResult> blocks) =>
+        blocks.Where((_, i) => i % 2 == 0).Select(b => (double)b.Samples / b.Steps);
+
     private static double Quantile(List<double> values, double q)
     {
         var sorted = values.Order().ToArray();
@@ -223,12 +280,13 @@ public static class DpScaling
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
             int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupSerial or Mode.GroupUntunedHeap ? 2 : 1;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap ? 2 : 1;
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
                  "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1",
+                 "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even,
                  "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
                  .. args.Where(a => a is "--threads")],
                 untunedHeap)).ToArray());
@@ -314,7 +372,7 @@ public static class DpScaling
             Latent = new LatentSpec { Dim = 64 },
             Loss = new LossSpec { Type = LossTypes.NonSaturating },
             // The benchmark measures the step; the periodic checksum (every 100 steps by default) is not in it.
-            Training = new TrainingSpec { ChecksumEvery = 0 },
+            Training = new TrainingSpec { ChecksumEvery = 0, BatchSplit = Options.String(args, "--split", BatchSplits.Even) },
         };
         ICollectiveTransport? transport = null;
         ProcessGroup? group = null;
@@ -376,8 +434,18 @@ public static class DpScaling
             var gcPause = GC.GetTotalPauseDuration();
             var usage = ProcessUsage.Read();
             var threads = args.Contains("--threads") ? ThreadUsage.Read() : null;
+            long samples = 0;
+            // Each step's own compute: its time less what it waited for the group's all-reduces.
+            var busy = new double[steps];
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: true);
+            for (int i = 0; i < steps; i++)
+            {
+                samples += (long)trainer.LocalBatchSize * spec.Training.NCritic;
+                long started = Stopwatch.GetTimestamp();
+                var waited = trainer.GradientAllReduceTime;
+                trainer.TrainStep(nextStepFollows: true);
+                busy[i] = (Stopwatch.GetElapsedTime(started) - (trainer.GradientAllReduceTime - waited)).TotalMilliseconds;
+            }
             double seconds = clock.Elapsed.TotalSeconds;
             var used = ProcessUsage.Read() - usage;
             if (threads is not null) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
@@ -387,7 +455,7 @@ public static class DpScaling
             var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
                 bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
                 JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
-                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone);
+                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy);
             Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         }
     }

@@ -207,8 +207,24 @@ public sealed record TrainingSpec
     public int Threads { get; init; }
     /// <summary>Steps between checks that data-parallel replicas hold identical parameters; 0 disables.</summary>
     public int ChecksumEvery { get; init; } = 100;
+    /// <summary>
+    /// How a data-parallel group splits each global batch between its ranks: <c>even</c> (every rank the same
+    /// per-replica batch; reproducible) or <c>by_speed</c> (each rank's share follows its measured throughput, so a
+    /// slower rank is not waited for; gradients are weighted by share, so the update is still the global batch's
+    /// mean, but which rank computes which sample, and so the float rounding and BatchNorm's per-replica
+    /// statistics, depends on timing).
+    /// </summary>
+    public string BatchSplit { get; init; } = BatchSplits.Even;
     /// <summary>How both learning rates evolve over the run: constant, or decayed to zero by the last step.</summary>
     public string LrSchedule { get; init; } = LrSchedules.Constant;
+}
+
+/// <summary>Batch split names (<see cref="TrainingSpec.BatchSplit"/>).</summary>
+public static class BatchSplits
+{
+    public const string Even = "even";
+    public const string BySpeed = "by_speed";
+    public static readonly string[] All = [Even, BySpeed];
 }
 
 /// <summary>Learning-rate schedule names.</summary>

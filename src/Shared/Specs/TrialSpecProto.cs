@@ -243,6 +243,7 @@ public static class TrialSpecProto
         Put(s.Threads, d.Threads, v => p.Threads = v);
         Put(s.LrSchedule, d.LrSchedule, v => p.LrSchedule = v);
         Put(s.ChecksumEvery, d.ChecksumEvery, v => p.ChecksumEvery = v);
+        Put(s.BatchSplit, d.BatchSplit, v => p.BatchSplit = v);
         return p;
     }
 
@@ -262,6 +263,7 @@ public static class TrialSpecProto
             Threads = p.HasThreads ? p.Threads : d.Threads,
             LrSchedule = p.HasLrSchedule ? p.LrSchedule : d.LrSchedule,
             ChecksumEvery = p.HasChecksumEvery ? p.ChecksumEvery : d.ChecksumEvery,
+            BatchSplit = p.HasBatchSplit ? p.BatchSplit : d.BatchSplit,
         };
     }
 

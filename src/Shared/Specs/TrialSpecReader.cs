@@ -190,6 +190,7 @@ public static class TrialSpecReader
             Threads = s.Int("threads", d.Threads),
             LrSchedule = s.String("lr_schedule", d.LrSchedule, LrSchedules.All),
             ChecksumEvery = s.Int("checksum_every", d.ChecksumEvery),
+            BatchSplit = s.String("batch_split", d.BatchSplit, BatchSplits.All),
         };
         s.Finish();
         return spec;

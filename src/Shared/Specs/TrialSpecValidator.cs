@@ -172,6 +172,7 @@ public static partial class TrialSpecValidator
             Threads = s.Int("threads", spec.Threads, d.Threads, min: 0, max: 1024),
             LrSchedule = s.OneOf("lr_schedule", spec.LrSchedule, d.LrSchedule, LrSchedules.All),
             ChecksumEvery = s.Int("checksum_every", spec.ChecksumEvery, d.ChecksumEvery, min: 0),
+            BatchSplit = s.OneOf("batch_split", spec.BatchSplit, d.BatchSplit, BatchSplits.All),
         };
     }
 

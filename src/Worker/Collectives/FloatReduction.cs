@@ -56,4 +56,23 @@ internal static class FloatReduction
             Unsafe.Add(ref d, i) = (Unsafe.Add(ref d, i) + Unsafe.Add(ref s, i)) / divisor;
         }
     }
+
+    /// <summary>values[i] = values[i] * factor.</summary>
+    public static void Scale(Span<float> values, float factor)
+    {
+        ref float v = ref MemoryMarshal.GetReference(values);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var f = new Vector<float>(factor);
+            for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                (Vector.LoadUnsafe(ref v, (nuint)i) * f).StoreUnsafe(ref v, (nuint)i);
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            Unsafe.Add(ref v, i) *= factor;
+        }
+    }
 }

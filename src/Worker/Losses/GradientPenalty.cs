@@ -1,4 +1,5 @@
 using TorchSharp;
+using Orchestrator.Worker.Data;
 using static TorchSharp.torch;
 
 namespace Orchestrator.Worker.Losses;
@@ -9,20 +10,29 @@ namespace Orchestrator.Worker.Losses;
 /// </summary>
 public static class GradientPenalty
 {
-    /// <param name="rank">With <paramref name="worldSize"/>: the interpolation weights are drawn for the group's whole
-    /// batch and this rank keeps its rows (r, r+W, ...), as for the latent noise, so data-parallel runs match one process.</param>
+    /// <param name="rows">In a data-parallel group: this rank's rows of the global batch. The interpolation weights
+    /// are drawn for the group's whole batch and this rank keeps its rows, as for the latent noise, so data-parallel
+    /// runs match one process. Null: the whole batch is this process's.</param>
     public static Tensor Compute(Func<Tensor, Tensor> critic, Tensor real, Tensor fake, Generator? generator = null,
-        int rank = 0, int worldSize = 1)
+        BatchRows? rows = null)
     {
+        if (rows is { } r && r.Count != real.shape[0])
+            throw new ArgumentException($"rows select {r.Count} of the global batch but the batch holds {real.shape[0]}", nameof(rows));
         using var scope = torch.NewDisposeScope();
+        Tensor epsilon;
         var shape = new long[real.dim()];
         Array.Fill(shape, 1L);
         shape[0] = real.shape[0];
         // Drawn on the CPU from the trial's generator so the draw is the same on every device, then moved.
-        shape[0] *= worldSize;
-        var epsilon = torch.rand(shape, dtype: real.dtype, generator: generator);
-        if (worldSize > 1)
-            epsilon = epsilon.index_select(0, torch.arange(rank, shape[0], worldSize, dtype: ScalarType.Int64));
+        if (rows is { IsAll: false } group)
+        {
+            shape[0] = group.Total;
+            epsilon = group.Select(torch.rand(shape, dtype: real.dtype, generator: generator));
+        }
+        else
+        {
+            epsilon = torch.rand(shape, dtype: real.dtype, generator: generator);
+        }
         epsilon = epsilon.to(real.device);
         var mixed = (epsilon * real.detach() + (1 - epsilon) * fake.detach()).requires_grad_(true);
         var scores = critic(mixed);

@@ -54,14 +54,23 @@ public sealed class GanTrainer : IDisposable
     /// <summary>The next step's first real batch, its noise and D's scores for it, computed while G's gradients
     /// travelled (<see cref="TrainStep"/> with nextStepFollows); null when none is held.</summary>
     private AheadBatch? _ahead;
+    /// <summary>With <c>batch_split: by_speed</c> in a group: the split of each global batch between the ranks.</summary>
+    private readonly BatchBalancer? _balancer;
+    private readonly TimeProvider _time;
+    /// <summary>This rank's rows of the next step's global batch.</summary>
+    private BatchRows _rows;
+    /// <summary>Samples per second of this rank's own compute in its last step (0 before the first): the balancer's input.</summary>
+    private float _lastRate;
+    private readonly float[]? _rates;
 
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
     /// <param name="overlapGradients">Whether D's gradient all-reduce overlaps G's forward pass and G's overlaps the
     /// next step's real-batch D forward (the default; the same numbers either way). Off only to measure what the
     /// overlap is worth.</param>
+    /// <param name="time">The clock a split by speed measures the ranks' compute with (the system's by default).</param>
     public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
-        int bucketBytes = GradientAverager.DefaultBucketBytes, bool overlapGradients = true)
+        int bucketBytes = GradientAverager.DefaultBucketBytes, bool overlapGradients = true, TimeProvider? time = null)
     {
         // Before libtorch allocates anything: the step's tensors then reuse the heap instead of fresh mappings.
         NativeHeap.Configure();
@@ -93,11 +102,20 @@ public sealed class GanTrainer : IDisposable
         // so K ranks at batch b see exactly the noise one process at batch K·b sees.
         _random = new Generator((ulong)spec.Seed);
         _stream = new BatchStream(data, new ShardedSampler(data.Count, _rank, _worldSize, spec.Seed), spec.Data.PerReplicaBatch(_worldSize));
+        _time = time ?? TimeProvider.System;
+        _rows = _stream.EvenRows;
+        if (group is not null && _worldSize > 1 && spec.Training.BatchSplit == BatchSplits.BySpeed && BatchBalancer.CanBalance(_stream.BatchSize))
+        {
+            _balancer = new BatchBalancer(_worldSize, _stream.BatchSize);
+            _rates = new float[_worldSize];
+            _rows = _balancer.RowsOf(_rank);
+        }
         if (spec.AdaptiveLr.Enabled) _controller = new AdaptiveLrController(spec.AdaptiveLr, spec.Optimizer.Generator.Lr);
         if (group is not null)
         {
-            _gAverager = new GradientAverager(group, _gParams, bucketBytes, SharedScalars);
-            _dAverager = new GradientAverager(group, _dParams, bucketBytes, StopVote);
+            _gAverager = new GradientAverager(group, _gParams, bucketBytes, SharedScalars, _time);
+            // D's bucket also carries each rank's throughput when the split follows speed (slot 1 + rank).
+            _dAverager = new GradientAverager(group, _dParams, bucketBytes, StopVote + (_balancer is null ? 0 : _worldSize), _time);
             CheckLayout(group, _gAverager.Fingerprint() + "/" + _dAverager.Fingerprint());
             GradientAverager.BroadcastState(group, G);
             GradientAverager.BroadcastState(group, D);
@@ -132,6 +150,9 @@ public sealed class GanTrainer : IDisposable
             using var cpu = p.detach().cpu().contiguous();
             sha.AppendData(cpu.bytes);
         }
+        // Ranks that disagreed on the split would train on overlapping rows while their parameters stay equal.
+        if (_balancer is not null)
+            foreach (var count in _balancer.Counts) sha.AppendData(BitConverter.GetBytes(count));
         var mine = sha.GetHashAndReset();
         var root = (byte[])mine.Clone();
         _group.BroadcastAsync(root.AsMemory(), root: 0).GetAwaiter().GetResult();
@@ -153,19 +174,25 @@ public sealed class GanTrainer : IDisposable
         GradientAverager.AverageBuffers(_group, D);
     }
 
-    /// <summary>This rank's rows of the group's noise for a local batch of <paramref name="count"/>.</summary>
-    private Tensor Noise(long count)
+    /// <summary>This rank's rows of the group's noise for the global batch (the next draw of the one noise stream).</summary>
+    private Tensor Noise(BatchRows rows)
     {
-        var all = _prior.Sample(count * _worldSize, _random);
-        if (_worldSize == 1) return all;
-        if (_rowsOfRank is null || _rowsOfRank.shape[0] != count)
+        var all = _prior.Sample(rows.Total, _random);
+        if (rows.IsAll) return all;
+        using (all)
         {
-            _rowsOfRank?.Dispose();
-            // Rank r holds positions r, r+W, ... of the global batch (the sampler's interleaving).
-            _rowsOfRank = torch.arange(_rank, count * _worldSize, _worldSize, dtype: ScalarType.Int64).DetachFromDisposeScope();
+            if (rows.Stride == 1) return all.narrow(0, rows.Start, rows.Count);
+            // The even split: rank r holds positions r, r+W, ... (the sampler's interleaving); the index is kept.
+            _rowsOfRank ??= torch.arange(rows.Start, rows.Total, rows.Stride, dtype: ScalarType.Int64).DetachFromDisposeScope();
+            return all.index_select(0, _rowsOfRank);
         }
-        using (all) return all.index_select(0, _rowsOfRank);
     }
+
+    /// <summary>Samples of the global batch this rank takes in the next step.</summary>
+    public int LocalBatchSize => _rows.Count;
+
+    /// <summary>Samples per rank of the next step's global batch (index = rank).</summary>
+    public IReadOnlyList<int> BatchSplit => _balancer?.Counts ?? Enumerable.Repeat(_stream.BatchSize, _worldSize).ToArray();
 
     public GanGenerator G { get; }
     public GanDiscriminator D { get; }
@@ -206,6 +233,13 @@ public sealed class GanTrainer : IDisposable
         double? penalty = _penalty ? 0 : null;
         int nCritic = _spec.Training.NCritic;
         bool stop = StopRequested;
+        // This step's rows; a split by speed may change _rows (the next step's) once D's all-reduce is back.
+        var rows = _rows;
+        float weight = _group is null ? 1f : (float)((double)rows.Count * _worldSize / rows.Total);
+        if (_dAverager is not null) _dAverager.Weight = weight;
+        if (_gAverager is not null) _gAverager.Weight = weight;
+        long started = _time.GetTimestamp();
+        long waitedBefore = (_gAverager?.AllReduceTicks ?? 0) + (_dAverager?.AllReduceTicks ?? 0);
         Tensor? lastLabels = null;
         Tensor? gFake = null;
         var ahead = _ahead;
@@ -225,10 +259,10 @@ public sealed class GanTrainer : IDisposable
                 }
                 else
                 {
-                    var (inputs, batchLabels) = _stream.Next();
+                    var (inputs, batchLabels) = _stream.Next(rows);
                     real = inputs.to(_device);
                     labels = batchLabels.to(_device);
-                    z = Noise(real.shape[0]).to(_device);
+                    z = Noise(rows).to(_device);
                 }
                 Tensor fake;
                 using (torch.no_grad()) fake = G.call(z, labels);
@@ -239,12 +273,21 @@ public sealed class GanTrainer : IDisposable
                 var loss = _loss.Discriminator(realScores, fakeScores);
                 if (_penalty)
                 {
-                    var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random, _rank, _worldSize);
+                    var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random, _group is null ? null : rows);
                     penalty += gp.item<float>() / nCritic;
                     loss = loss + _spec.Loss.GpLambda * gp;
                 }
                 loss.backward();
-                if (_dAverager is not null) _dAverager.Extra[0] = stop ? 1 : 0;
+                if (_dAverager is not null)
+                {
+                    var extra = _dAverager.Extra;
+                    extra[0] = stop ? 1 : 0;
+                    if (_balancer is not null)
+                    {
+                        extra[1..].Clear();
+                        extra[1 + _rank] = _lastRate;
+                    }
+                }
                 if (_dAverager is not null && _overlap && i == nCritic - 1)
                 {
                     // DDP-style overlap: D's gradients travel while G's forward pass runs, which needs neither
@@ -252,7 +295,7 @@ public sealed class GanTrainer : IDisposable
                     _dAverager.BeginAverage();
                     try
                     {
-                        var gz = Noise(labels.shape[0]).to(_device);
+                        var gz = Noise(rows).to(_device);
                         gFake = G.call(gz, labels).MoveToOuterDisposeScope();
                     }
                     finally
@@ -265,6 +308,14 @@ public sealed class GanTrainer : IDisposable
                     _dAverager?.Average();
                 }
                 if (_dAverager is not null) stop = _dAverager.Extra[0] > 0;
+                if (_balancer is not null && i == nCritic - 1)
+                {
+                    // Every rank's last rate, the same on every rank after the all-reduce (a mean: times W).
+                    var extra = _dAverager!.Extra;
+                    var rates = _rates!;
+                    for (int r = 0; r < _worldSize; r++) rates[r] = extra[1 + r] * _worldSize;
+                    if (_balancer.Observe(rates)) _rows = _balancer.RowsOf(_rank);
+                }
                 if (_spec.Training.GradClip is { } maxNorm)
                     dNorm += nn.utils.clip_grad_norm_(_dParams, maxNorm) / nCritic;
                 _optD.step();
@@ -282,7 +333,7 @@ public sealed class GanTrainer : IDisposable
             {
                 // G's batch uses the last real batch's labels so conditional fakes follow the data's class mix.
                 _optG.zero_grad();
-                var fake = gFake ?? G.call(Noise(lastLabels!.shape[0]).to(_device), lastLabels);
+                var fake = gFake ?? G.call(Noise(rows).to(_device), lastLabels!);
                 var loss = _loss.Generator(D.call(fake, lastLabels!));
                 loss.backward();
                 gLoss = loss.item<float>();
@@ -292,10 +343,11 @@ public sealed class GanTrainer : IDisposable
                     // and decides on, the group's means: the same lr decision everywhere, and a NaN on one rank ends
                     // the run on all of them at the same step instead of leaving them waiting.
                     var shared = _gAverager.Extra;
-                    shared[0] = (float)dLoss;
-                    shared[1] = (float)gLoss;
-                    shared[2] = (float)(penalty ?? 0);
-                    shared[3] = (float)fooled;
+                    // Weighted like the gradients: the group's mean is the global batch's whatever the split.
+                    shared[0] = (float)(dLoss * weight);
+                    shared[1] = (float)(gLoss * weight);
+                    shared[2] = (float)((penalty ?? 0) * weight);
+                    shared[3] = (float)(fooled * weight);
                     if (nextStepFollows && _overlap && !stop)
                     {
                         _gAverager.BeginAverage();
@@ -322,6 +374,12 @@ public sealed class GanTrainer : IDisposable
             }
 
             Step++;
+            if (_balancer is not null)
+            {
+                long waited = (_gAverager?.AllReduceTicks ?? 0) + (_dAverager?.AllReduceTicks ?? 0) - waitedBefore;
+                double busy = _time.GetElapsedTime(started).TotalSeconds - (double)waited / _time.TimestampFrequency;
+                _lastRate = busy > 0 ? (float)(rows.Count / busy) : 0f;
+            }
             _controller?.Observe(fooled);
             if (_group is not null && _spec.Training.ChecksumEvery > 0 && Step % _spec.Training.ChecksumEvery == 0)
                 VerifyReplicas();
@@ -346,10 +404,10 @@ public sealed class GanTrainer : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         var position = _stream.Position;
-        var (inputs, batchLabels) = _stream.Next();
+        var (inputs, batchLabels) = _stream.Next(_rows);
         var real = inputs.to(_device);
         var labels = batchLabels.to(_device);
-        var z = Noise(real.shape[0]).to(_device);
+        var z = Noise(_rows).to(_device);
         var realScores = D.call(real, labels);
         var ahead = new AheadBatch(position, real, labels, z, realScores);
         scope.Detach(ahead.Tensors);
@@ -462,6 +520,13 @@ public sealed class GanTrainer : IDisposable
         using (var state = torch.tensor(Convert.FromBase64String(header.Rng), dtype: ScalarType.Byte))
             _random.set_state(state);
         if (_controller is not null && header.Controller is not null) _controller.Restore(header.Controller);
+        // The split is not part of the state (any split trains the same model): every rank starts even again.
+        if (_balancer is not null)
+        {
+            _balancer.Reset();
+            _rows = _balancer.RowsOf(_rank);
+            _lastRate = 0;
+        }
     }
 
     private static byte[] RngBytes(Generator generator)

@@ -33,11 +33,15 @@ public sealed class GradientAverager : IDisposable
     private ExceptionDispatchInfo? _failure;
     private bool _inFlight;
     private volatile bool _disposed;
+    private readonly TimeProvider _time;
 
     /// <param name="extraValues">Values the caller averages along with the gradients (<see cref="Extra"/>): they
     /// ride in the last bucket, so a step's scalars need no all-reduce, and no wait for the slowest rank, of their own.</param>
-    public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes, int extraValues = 0)
+    /// <param name="time">The clock <see cref="AllReduceTicks"/> is read from (the system's by default).</param>
+    public GradientAverager(ICommunicator group, Parameter[] parameters, int bucketBytes = DefaultBucketBytes, int extraValues = 0,
+        TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         ArgumentOutOfRangeException.ThrowIfNegative(extraValues);
         _group = group;
         _parameters = parameters;
@@ -79,13 +83,21 @@ public sealed class GradientAverager : IDisposable
     }
 
     /// <summary>
-    /// Time callers spent waiting for all-reduces so far, in <see cref="Stopwatch"/> ticks (copies to and from the
+    /// Time callers spent waiting for all-reduces so far, in ticks of the averager's clock (<see cref="Stopwatch"/>
+    /// ticks unless a <see cref="TimeProvider"/> was given; copies to and from the
     /// buckets excluded; an all-reduce overlapped with compute counts only the part still left when its result was needed).
     /// </summary>
     public long AllReduceTicks { get; private set; }
 
     /// <summary>Gradient bytes all-reduced so far.</summary>
     public long AllReduceBytes { get; private set; }
+
+    /// <summary>
+    /// What this rank's gradients count for in the next average (1: an equal share). A rank that computed its
+    /// gradients over n of the group's N samples passes W·n/N, so the group's mean is the global batch's mean
+    /// gradient whatever the split. <see cref="Extra"/> is not scaled.
+    /// </summary>
+    public float Weight { get; set; } = 1f;
 
     /// <summary>Replaces every gradient with its mean over the group (a missing gradient counts as zeros).</summary>
     public void Average()
@@ -94,9 +106,9 @@ public sealed class GradientAverager : IDisposable
         // could starve the replicas still to arrive.
         if (_inFlight) throw new InvalidOperationException("Average called while BeginAverage's all-reduce is in flight.");
         CopyIn();
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         ReduceAll();
-        AllReduceTicks += Stopwatch.GetTimestamp() - started;
+        AllReduceTicks += _time.GetTimestamp() - started;
         CopyOut();
     }
 
@@ -127,9 +139,9 @@ public sealed class GradientAverager : IDisposable
         _inFlight = false;
         if (_buckets.Length > 0)
         {
-            long waiting = Stopwatch.GetTimestamp();
+            long waiting = _time.GetTimestamp();
             _done.Wait();
-            AllReduceTicks += Stopwatch.GetTimestamp() - waiting;
+            AllReduceTicks += _time.GetTimestamp() - waiting;
             if (_failure is { } failure)
             {
                 _failure = null;
@@ -194,6 +206,7 @@ public sealed class GradientAverager : IDisposable
                 else TensorBytes.CopyTo(grad, MemoryMarshal.AsBytes(_buffers[b].AsSpan(offset, n)));
                 offset += n;
             }
+            if (Weight != 1f) FloatReduction.Scale(_buffers[b].AsSpan(0, offset), Weight);
         }
     }
 

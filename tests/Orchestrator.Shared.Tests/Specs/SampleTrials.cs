@@ -53,6 +53,7 @@ internal static class SampleTrials
             checkpoint_every: 2000
             keep_checkpoints: 2
             threads: 4
+            batch_split: by_speed
           adaptive_lr:
             enabled: true
             target_low: 0.4
@@ -101,6 +102,7 @@ internal static class SampleTrials
             CheckpointEvery = 2000,
             KeepCheckpoints = 2,
             Threads = 4,
+            BatchSplit = "by_speed",
         },
         AdaptiveLr = new AdaptiveLrSpec
         {

@@ -191,6 +191,7 @@ public sealed class TrialSpecReaderTests
     [InlineData("{loss: {type: vanilla}}", "trial.loss.type", "vanilla",
         "bce_minimax, bce_nonsaturating, wgan, wgan_gp, hinge, least_squares")]
     [InlineData("{optimizer: {discriminator: {type: sgd}}}", "trial.optimizer.discriminator.type", "sgd", "adam, rmsprop")]
+    [InlineData("{training: {batch_split: weighted}}", "trial.training.batch_split", "weighted", "even, by_speed")]
     public void Unknown_name_is_rejected_listing_the_allowed_values(string body, string field, string value, string allowed)
     {
         var error = RejectsOnly(() => Read(Trial(body)), field);

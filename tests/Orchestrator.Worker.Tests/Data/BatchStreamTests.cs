@@ -28,6 +28,47 @@ public sealed class BatchStreamTests
         }
     }
 
+    [Fact]
+    public void Contiguous_rows_of_different_lengths_together_are_one_rank_s_batch_in_order()
+    {
+        const int count = 97, world = 3, batch = 5;
+        using var data = Indexed(count);
+        var single = new BatchStream(data, new ShardedSampler(count, 0, 1, seed: 8), world * batch);
+        var ranks = Enumerable.Range(0, world)
+            .Select(rank => new BatchStream(data, new ShardedSampler(count, rank, world, seed: 8), batch))
+            .ToArray();
+        // A different split every step (as a split by speed moves), across two epochs.
+        int[][] splits = [[5, 5, 5], [9, 2, 4], [2, 2, 11], [7, 6, 2]];
+        for (int step = 0; step < 2 * single.BatchesPerEpoch; step++)
+        {
+            var split = splits[step % splits.Length];
+            var expected = Take(single);
+            var together = new List<long>();
+            int start = 0;
+            for (int rank = 0; rank < world; rank++)
+            {
+                var (inputs, labels) = ranks[rank].Next(BatchRows.Contiguous(start, split[rank], world * batch));
+                using (inputs)
+                using (labels)
+                    together.AddRange(labels.data<long>().ToArray());
+                start += split[rank];
+            }
+            Assert.Equal(expected, together);
+            Assert.All(ranks, r => Assert.Equal(single.Position, r.Position));
+        }
+    }
+
+    [Fact]
+    public void Rows_of_another_global_batch_are_refused()
+    {
+        using var data = Indexed(40);
+        var stream = new BatchStream(data, new ShardedSampler(40, 1, 2, seed: 8), batchSize: 4);
+
+        var e = Assert.Throws<ArgumentException>(() => stream.Next(BatchRows.Contiguous(0, 4, 16)));
+        Assert.Contains("global batch of 16, but this stream's global batch is 8", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BatchRows.Contiguous(5, 4, 8));
+    }
+
     [Theory]
     [InlineData(2, 4)]
     [InlineData(3, 5)]

@@ -30,7 +30,8 @@ public sealed class DataParallelTests
     }
 
     /// <summary>Forms an in-memory group and runs <paramref name="body"/> on each rank's trainer, one thread per rank.</summary>
-    private static async Task<T[]> RunGroupAsync<T>(Func<int, TrialSpec> spec, int worldSize, Func<int, GanTrainer, T> body)
+    private static async Task<T[]> RunGroupAsync<T>(Func<int, TrialSpec> spec, int worldSize, Func<int, GanTrainer, T> body,
+        Func<int, TimeProvider>? clock = null)
     {
         var network = new InMemoryNetwork();
         var transports = Enumerable.Range(0, worldSize).Select(r => network.CreateTransport($"rank-{r}")).ToArray();
@@ -44,7 +45,7 @@ public sealed class DataParallelTests
             {
                 var rankSpec = spec(r);
                 using var data = DatasetLoader.LoadTrain(rankSpec.Data, rankSpec.Seed);
-                using var trainer = new GanTrainer(rankSpec, data, torch.CPU, groups[r]);
+                using var trainer = new GanTrainer(rankSpec, data, torch.CPU, groups[r], time: clock?.Invoke(r));
                 return body(r, trainer);
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
             await Task.WhenAll(ranks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -90,6 +91,67 @@ public sealed class DataParallelTests
                 for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
                 Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
                 Assert.Equal(ranks[0][name], actual); // ranks stay bit-identical to each other
+            }
+        }
+    }
+
+    /// <summary>A clock that moves on by a fixed amount at every reading: a rank whose clock moves k times faster
+    /// measures its compute as k times slower, deterministically.</summary>
+    private sealed class SteppingClock(long ticksPerReading) : TimeProvider
+    {
+        private long _now;
+        public override long GetTimestamp() => _now += ticksPerReading;
+    }
+
+    [Theory]
+    [InlineData(LossTypes.NonSaturating, 2, false)]
+    [InlineData(LossTypes.NonSaturating, 2, true)]
+    [InlineData(LossTypes.WganGp, 3, true)]
+    public async Task A_split_by_speed_gives_slower_ranks_fewer_samples_and_still_ends_with_the_parameters_of_one_process(
+        string loss, int k, bool readAhead)
+    {
+        const int b = 16, steps = 50;
+        Dictionary<string, float[]> expected;
+        var single = Spec(loss, k * b);
+        using (var data = DatasetLoader.LoadTrain(single.Data, single.Seed))
+        using (var trainer = new GanTrainer(single, data, torch.CPU))
+        {
+            for (int i = 0; i < steps; i++) trainer.TrainStep();
+            expected = State(trainer);
+        }
+
+        // Rank r's compute reads as (r + 1) times slower than rank 0's.
+        var ranks = await RunGroupAsync(_ => Spec(loss, b) with { Training = Spec(loss, b).Training with { BatchSplit = BatchSplits.BySpeed } }, k,
+            (_, trainer) =>
+            {
+                var splits = new List<int[]>();
+                for (int i = 0; i < steps; i++)
+                {
+                    splits.Add(trainer.BatchSplit.ToArray());
+                    trainer.TrainStep(nextStepFollows: readAhead && i < steps - 1);
+                }
+                return (State: State(trainer), Splits: splits);
+            },
+            clock: r => new SteppingClock(1_000_000L * (r + 1)));
+
+        var splits = ranks[0].Splits;
+        Assert.All(ranks, rank => Assert.Equal(splits, rank.Splits)); // every rank took the same rows every step
+        Assert.All(splits, split => Assert.Equal(k * b, split.Sum()));
+        Assert.Equal(Enumerable.Repeat(b, k), splits[0]);
+        var last = splits[^1];
+        // (The clock's readings do not depend on the batch, so the slowest ranks end at the minimum, a quarter of b.)
+        Assert.True(Enumerable.Range(1, k - 1).All(r => last[r] <= last[r - 1]) && last[0] > b && last[k - 1] == b / 4,
+            $"final split {string.Join("/", last)}: slower ranks should hold fewer samples");
+        Assert.True(splits.Select(s => string.Join("/", s)).Distinct().Count() >= 3, "the split should have moved over several steps");
+        foreach (var (name, values) in expected)
+        {
+            for (int r = 0; r < k; r++)
+            {
+                var actual = ranks[r].State[name];
+                double worst = 0;
+                for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
+                Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
+                Assert.Equal(ranks[0].State[name], actual);
             }
         }
     }
