@@ -66,14 +66,7 @@ public sealed class DataParallelTests
     public async Task K_ranks_at_batch_b_end_with_the_parameters_of_one_process_at_batch_k_times_b(string loss, int k, bool readAhead)
     {
         const int b = 16, steps = 50;
-        Dictionary<string, float[]> expected;
-        var single = Spec(loss, k * b);
-        using (var data = DatasetLoader.LoadTrain(single.Data, single.Seed))
-        using (var trainer = new GanTrainer(single, data, torch.CPU))
-        {
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
-            expected = State(trainer);
-        }
+        var expected = OneProcessState(Spec(loss, k * b), steps);
 
         // readAhead: every step but the last reads the next step's batch and runs D on it while G's gradients travel.
         var ranks = await RunGroupAsync(_ => Spec(loss, b), k, (_, trainer) =>
@@ -82,15 +75,30 @@ public sealed class DataParallelTests
             return State(trainer);
         });
 
+        AssertRanksMatchOneProcess(expected, ranks);
+    }
+
+    /// <summary>G's and D's state after <paramref name="steps"/> steps of one process with <paramref name="spec"/>.</summary>
+    private static Dictionary<string, float[]> OneProcessState(TrialSpec spec, int steps)
+    {
+        using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
+        using var trainer = new GanTrainer(spec, data, torch.CPU);
+        for (int i = 0; i < steps; i++) trainer.TrainStep();
+        return State(trainer);
+    }
+
+    /// <summary>Every rank within 1e-5 of one process, and the ranks bit-identical to each other.</summary>
+    private static void AssertRanksMatchOneProcess(Dictionary<string, float[]> expected, IReadOnlyList<Dictionary<string, float[]>> ranks)
+    {
         foreach (var (name, values) in expected)
         {
-            for (int r = 0; r < k; r++)
+            for (int r = 0; r < ranks.Count; r++)
             {
                 var actual = ranks[r][name];
                 double worst = 0;
                 for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
                 Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
-                Assert.Equal(ranks[0][name], actual); // ranks stay bit-identical to each other
+                Assert.Equal(ranks[0][name], actual);
             }
         }
     }
@@ -111,14 +119,7 @@ public sealed class DataParallelTests
         string loss, int k, bool readAhead)
     {
         const int b = 16, steps = 50;
-        Dictionary<string, float[]> expected;
-        var single = Spec(loss, k * b);
-        using (var data = DatasetLoader.LoadTrain(single.Data, single.Seed))
-        using (var trainer = new GanTrainer(single, data, torch.CPU))
-        {
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
-            expected = State(trainer);
-        }
+        var expected = OneProcessState(Spec(loss, k * b), steps);
 
         // Rank r's compute reads as (r + 1) times slower than rank 0's.
         var ranks = await RunGroupAsync(_ => Spec(loss, b) with { Training = Spec(loss, b).Training with { BatchSplit = BatchSplits.BySpeed } }, k,
@@ -143,17 +144,7 @@ public sealed class DataParallelTests
         Assert.True(Enumerable.Range(1, k - 1).All(r => last[r] <= last[r - 1]) && last[0] > b && last[k - 1] == b / 4,
             $"final split {string.Join("/", last)}: slower ranks should hold fewer samples");
         Assert.True(splits.Select(s => string.Join("/", s)).Distinct().Count() >= 3, "the split should have moved over several steps");
-        foreach (var (name, values) in expected)
-        {
-            for (int r = 0; r < k; r++)
-            {
-                var actual = ranks[r].State[name];
-                double worst = 0;
-                for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
-                Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
-                Assert.Equal(ranks[0].State[name], actual);
-            }
-        }
+        AssertRanksMatchOneProcess(expected, ranks.Select(r => r.State).ToArray());
     }
 
     [Fact]
@@ -319,14 +310,8 @@ public sealed class DataParallelTests
     public async Task Replicas_inside_processes_at_global_batch_b_end_with_the_parameters_of_one_process_at_batch_b(string loss, int processes, int devices)
     {
         const int global = 48, steps = 50;
-        Dictionary<string, float[]> expected;
         var single = Spec(loss, global);
-        using (var data = DatasetLoader.LoadTrain(single.Data, single.Seed))
-        using (var trainer = new GanTrainer(single, data, torch.CPU))
-        {
-            for (int i = 0; i < steps; i++) trainer.TrainStep();
-            expected = State(trainer);
-        }
+        var expected = OneProcessState(single, steps);
 
         // The trial sets the global batch; each of the P·D replicas takes its share.
         var split = single with { Data = single.Data with { BatchSize = new DataSpec().BatchSize, GlobalBatchSize = global } };
@@ -337,16 +322,6 @@ public sealed class DataParallelTests
         });
 
         Assert.Equal(processes * devices, ranks.Length);
-        foreach (var (name, values) in expected)
-        {
-            for (int r = 0; r < ranks.Length; r++)
-            {
-                var actual = ranks[r][name];
-                double worst = 0;
-                for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - actual[i]));
-                Assert.True(worst <= 1e-5, $"{name} on rank {r} differs from one process by {worst:E2}");
-                Assert.Equal(ranks[0][name], actual);
-            }
-        }
+        AssertRanksMatchOneProcess(expected, ranks);
     }
 }

@@ -73,20 +73,27 @@ public sealed class NativeHeapTests
         Array.Fill(data, (byte)1);
         var faults = new long[Steps];
         string? arena = null;
-        var thread = new Thread(() =>
+        // Once a process has as many arenas as glibc allows (8 per core), a new thread shares one in turn, and that
+        // may be the main one (a test process has many threads): then another thread takes the next arena.
+        for (int attempt = 0; attempt < 32 && arena != "its own"; attempt++)
         {
-            for (int step = 0; step < Steps; step++)
+            arena = null;
+            var thread = new Thread(() =>
             {
-                long before = ThreadMinorFaults();
-                var blocks = Enumerable.Range(0, Blocks).Select(_ => Marshal.AllocHGlobal(Block)).ToArray();
-                arena ??= (Marshal.ReadInt64(blocks[^1] - sizeof(long)) & 4) != 0 ? "its own" : "the main one";
-                foreach (var block in blocks) Marshal.Copy(data, 0, block, Block);
-                foreach (var block in blocks) Marshal.FreeHGlobal(block);
-                faults[step] = ThreadMinorFaults() - before;
-            }
-        });
-        thread.Start();
-        thread.Join();
+                for (int step = 0; step < Steps; step++)
+                {
+                    long before = ThreadMinorFaults();
+                    var blocks = Enumerable.Range(0, Blocks).Select(_ => Marshal.AllocHGlobal(Block)).ToArray();
+                    arena ??= (Marshal.ReadInt64(blocks[^1] - sizeof(long)) & 4) != 0 ? "its own" : "the main one";
+                    foreach (var block in blocks) Marshal.Copy(data, 0, block, Block);
+                    foreach (var block in blocks) Marshal.FreeHGlobal(block);
+                    faults[step] = ThreadMinorFaults() - before;
+                    if (arena != "its own") return;
+                }
+            });
+            thread.Start();
+            thread.Join();
+        }
         Assert.Equal("its own", arena); // glibc's NON_MAIN_ARENA bit: the case under test
         Assert.True(faults.Skip(1).All(f => f < 2_000),
             $"minor page faults per step after the first: {string.Join(", ", faults.Skip(1))} (first: {faults[0]})");
