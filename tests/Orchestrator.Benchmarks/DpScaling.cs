@@ -43,8 +43,10 @@ public static class DpScaling
     /// <summary>
     /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
     /// <see cref="NativeHeap"/>'s thresholds) run only with --untuned-heap, to measure what the tuning is worth.
+    /// IndependentSynced (only with --sync-probe): two processes that train alone but meet at a 4-byte all-reduce
+    /// after every step, what synchronising costs without any gradient traffic.
     /// </summary>
-    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -52,7 +54,10 @@ public static class DpScaling
         int steps = Options.Int(args, "--steps", 30);
         int batch = Options.Int(args, "--batch", 64);
         bool untuned = args.Contains("--untuned-heap");
-        var modes = Enum.GetValues<Mode>().Where(m => untuned || m is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap)).ToArray();
+        bool syncProbe = args.Contains("--sync-probe");
+        var modes = Enum.GetValues<Mode>()
+            .Where(m => untuned || m is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap))
+            .Where(m => syncProbe || m != Mode.IndependentSynced).ToArray();
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica; 1 process x 1 thread against 2 processes x 1 thread " +
             $"over the TCP ring on loopback; every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
             (untuned ? "; with glibc's malloc defaults side by side" : ""));
@@ -79,12 +84,13 @@ public static class DpScaling
             var blocks = new List<ChildResult>();
             var blocksByMode = modes.ToDictionary(m => m, _ => new List<ChildResult>());
             var untunedSpeedups = new List<double>();
+            var syncedSpeedups = new List<double>();
             var heapGainsSingle = new List<double>();
             var heapGainsGroup = new List<double>();
             double bytesPerStep = 0;
             for (int round = 0; round < rounds; round++)
             {
-                double single = 0, group = 0, balanced = 0, serial = 0, independent = 0, share = 0, serialShare = 0, singleUntuned = 0, groupUntuned = 0;
+                double synced = 0, single = 0, group = 0, balanced = 0, serial = 0, independent = 0, share = 0, serialShare = 0, singleUntuned = 0, groupUntuned = 0;
                 for (int slot = 0; slot < modes.Length; slot++)
                 {
                     var mode = modes[(slot + round) % modes.Length];
@@ -102,6 +108,9 @@ public static class DpScaling
                             break;
                         case Mode.GroupBalanced:
                             balanced = rate;
+                            break;
+                        case Mode.IndependentSynced:
+                            synced = rate;
                             break;
                         case Mode.GroupSerial:
                             serial = rate;
@@ -129,6 +138,7 @@ public static class DpScaling
                     Console.WriteLine(Inv($"    glibc defaults: 1 process {singleUntuned:F0} samples/s, 2 processes {groupUntuned:F0} samples/s, speedup {groupUntuned / singleUntuned:F2}"));
                 }
                 speedups.Add(group / single);
+                if (syncProbe) syncedSpeedups.Add(synced / single);
                 balancedSpeedups.Add(balanced / single);
                 serialSpeedups.Add(serial / single);
                 serialShares.Add(serialShare);
@@ -206,6 +216,11 @@ public static class DpScaling
                 ["steps"] = steps,
                 ["rounds"] = rounds,
             };
+            if (syncProbe)
+            {
+                figures["speedup_independent_synced"] = Math.Round(Median(syncedSpeedups), 3);
+                figures["sync_wait_ms_per_step"] = Math.Round(Median(blocksByMode[Mode.IndependentSynced].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            }
             if (untuned)
             {
                 figures["speedup_untuned_heap"] = Math.Round(Median(untunedSpeedups), 3);
@@ -280,12 +295,12 @@ public static class DpScaling
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
             int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap ? 2 : 1;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced ? 2 : 1;
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
-                 "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1",
+                 "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1", "--sync-only", mode == Mode.IndependentSynced ? "1" : "0",
                  "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even,
                  "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
                  .. args.Where(a => a is "--threads")],
@@ -418,7 +433,10 @@ public static class DpScaling
     private static void Train(string[] args, int rank, int batch, TrialSpec spec, ProcessGroup? group)
     {
         using var data = DatasetLoader.LoadTrain(spec.Data, spec.Seed);
-        using var trainer = new GanTrainer(spec, data, torch.CPU, group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
+        // --sync-only: the process trains alone and only meets the other at a 4-byte all-reduce after each step.
+        bool syncOnly = Options.Int(args, "--sync-only", 0) != 0;
+        var token = new float[1];
+        using var trainer = new GanTrainer(spec, data, torch.CPU, syncOnly ? null : group, overlapGradients: Options.Int(args, "--overlap", 1) != 0);
         int warmup = WarmUp(trainer, group, Options.Int(args, "--min-warmup", 20), Options.Int(args, "--max-warmup", 300));
         Console.Error.WriteLine($"rank {rank}: native heap {NativeHeap.Outcome}");
         Console.WriteLine(Inv($"READY {warmup}"));
@@ -428,6 +446,7 @@ public static class DpScaling
             int steps = int.Parse(command["run ".Length..], CultureInfo.InvariantCulture);
             if (group is not null) group.BarrierAsync().GetAwaiter().GetResult();
             var allReduce = trainer.GradientAllReduceTime;
+            var synced = TimeSpan.Zero;
             long bytes = trainer.GradientAllReduceBytes;
             long methods = JitInfo.GetCompiledMethodCount();
             var jitTime = JitInfo.GetCompilationTime();
@@ -444,7 +463,16 @@ public static class DpScaling
                 long started = Stopwatch.GetTimestamp();
                 var waited = trainer.GradientAllReduceTime;
                 trainer.TrainStep(nextStepFollows: true);
-                busy[i] = (Stopwatch.GetElapsedTime(started) - (trainer.GradientAllReduceTime - waited)).TotalMilliseconds;
+                var wait = trainer.GradientAllReduceTime - waited;
+                if (syncOnly)
+                {
+                    long meeting = Stopwatch.GetTimestamp();
+                    group!.AllReduceAsync(token.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+                    var met = Stopwatch.GetElapsedTime(meeting);
+                    wait += met;
+                    synced += met;
+                }
+                busy[i] = (Stopwatch.GetElapsedTime(started) - wait).TotalMilliseconds;
             }
             double seconds = clock.Elapsed.TotalSeconds;
             var used = ProcessUsage.Read() - usage;
@@ -452,7 +480,7 @@ public static class DpScaling
             var gcPaused = GC.GetTotalPauseDuration() - gcPause;
             long bytesTimed = trainer.GradientAllReduceBytes - bytes;
             double alone = group is null ? 0 : AllReduceAloneSeconds(group, bytesTimed / steps);
-            var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce).TotalSeconds,
+            var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce + synced).TotalSeconds,
                 bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
                 JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
                 used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy);
