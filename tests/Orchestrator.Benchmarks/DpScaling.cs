@@ -20,7 +20,7 @@ namespace Orchestrator.Benchmarks;
 /// intra-op thread and by two such processes in a data-parallel group over loopback (weak scaling: the global batch
 /// doubles, as with DDP). Three more configurations run beside them: the same group with <c>batch_split: by_speed</c>
 /// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
-/// all-reduce with G's forward pass, G's all-reduce with the next step's D forward on its real batch), and two single
+/// all-reduce with G's forward pass, G's all-reduce with the real half of the next step's first D update), and two single
 /// processes side by side that never communicate (what the machine itself allows two trainers). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost

@@ -8,8 +8,20 @@ namespace Orchestrator.Worker.Losses;
 /// <summary>An adversarial objective over D's raw scores (logits for the BCE family).</summary>
 public abstract class GanLoss
 {
-    /// <summary>D's loss given its scores on a real and a fake batch.</summary>
-    public abstract Tensor Discriminator(Tensor realScores, Tensor fakeScores);
+    /// <summary>D's loss given its scores on a real and a fake batch: the sum of its real and fake parts.</summary>
+    public Tensor Discriminator(Tensor realScores, Tensor fakeScores)
+    {
+        using var real = DiscriminatorReal(realScores);
+        using var fake = DiscriminatorFake(fakeScores);
+        return real + fake;
+    }
+
+    /// <summary>The part of D's loss on the real batch. Separate, so that it can be back-propagated before G has made
+    /// the fake batch (a data-parallel trainer does it while G's gradients travel).</summary>
+    public abstract Tensor DiscriminatorReal(Tensor realScores);
+
+    /// <summary>The part of D's loss on the fake batch.</summary>
+    public abstract Tensor DiscriminatorFake(Tensor fakeScores);
 
     /// <summary>G's loss given D's scores on G's samples.</summary>
     public abstract Tensor Generator(Tensor fakeScores);

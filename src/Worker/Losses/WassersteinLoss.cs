@@ -5,12 +5,13 @@ namespace Orchestrator.Worker.Losses;
 /// <summary>WGAN critic loss E[D(fake)] − E[D(real)]; G minimises −E[D(fake)]. Lipschitz by clipping or penalty.</summary>
 public sealed class WassersteinLoss : GanLoss
 {
-    public override Tensor Discriminator(Tensor realScores, Tensor fakeScores)
+    public override Tensor DiscriminatorReal(Tensor realScores)
     {
-        using var fake = fakeScores.mean();
-        using var real = realScores.mean();
-        return fake - real;
+        using var mean = realScores.mean();
+        return mean.neg();
     }
+
+    public override Tensor DiscriminatorFake(Tensor fakeScores) => fakeScores.mean();
 
     public override Tensor Generator(Tensor fakeScores)
     {

@@ -51,9 +51,9 @@ public sealed class GanTrainer : IDisposable
     /// follows is known before G's all-reduce, which the next step's real-batch D forward may then overlap.</summary>
     private const int StopVote = 1;
     private readonly bool _overlap;
-    /// <summary>The next step's first real batch, its noise and D's scores for it, computed while G's gradients
-    /// travelled (<see cref="TrainStep"/> with nextStepFollows); null when none is held.</summary>
-    private AheadBatch? _ahead;
+    /// <summary>The next step's first real batch, its noise and the real half of D's update on it (forward and
+    /// backward), computed while G's gradients travelled (<see cref="TrainStep"/> with nextStepFollows); null when none is held.</summary>
+    private CriticBatch? _ahead;
     /// <summary>With <c>batch_split: by_speed</c> in a group: the split of each global batch between the ranks.</summary>
     private readonly BatchBalancer? _balancer;
     private readonly TimeProvider _time;
@@ -66,7 +66,7 @@ public sealed class GanTrainer : IDisposable
     /// <param name="group">Data-parallel group: every rank trains on its shard, starts from rank 0's state and
     /// averages gradients after each backward pass; null trains alone.</param>
     /// <param name="overlapGradients">Whether D's gradient all-reduce overlaps G's forward pass and G's overlaps the
-    /// next step's real-batch D forward (the default; the same numbers either way). Off only to measure what the
+    /// real half of the next step's first D update (the default; the same numbers either way). Off only to measure what the
     /// overlap is worth.</param>
     /// <param name="time">The clock a split by speed measures the ranks' compute with (the system's by default).</param>
     public GanTrainer(TrialSpec spec, TrainingData data, Device device, ICommunicator? group = null,
@@ -220,8 +220,9 @@ public sealed class GanTrainer : IDisposable
     /// <summary>Runs one step: n_critic D updates, then one G update.</summary>
     /// <param name="nextStepFollows">The caller runs the next step right after this one, with no checkpoint,
     /// evaluation or buffer synchronisation between them. A group then reads the next step's first real batch and
-    /// runs D's forward pass on it while G's gradients are all-reduced (D's parameters are final by then and G's
-    /// update does not touch them; the data, noise and numbers are those of the plain order). Not done when some rank
+    /// runs the real half of D's update on it (forward and backward) while G's gradients are all-reduced (D's
+    /// parameters are final by then and G's update does not touch them; the data, noise and numbers are those of the
+    /// plain order, which back-propagates the real half first too). Not done when some rank
     /// voted to stop in this step. Until that next step runs, <see cref="SaveCheckpoint"/>,
     /// <see cref="LoadCheckpoint"/> and <see cref="SynchronizeBuffers"/> refuse to run.</param>
     public StepStats TrainStep(bool nextStepFollows = false)
@@ -249,28 +250,17 @@ public sealed class GanTrainer : IDisposable
             for (int i = 0; i < nCritic; i++)
             {
                 using var scope = torch.NewDisposeScope();
-                Tensor real, labels, z;
-                Tensor? realScores = null;
-                if (ahead is not null)
-                {
-                    scope.Attach(ahead.Tensors);
-                    (real, labels, z, realScores) = (ahead.Real, ahead.Labels, ahead.Noise, ahead.RealScores);
-                    ahead = null;
-                }
-                else
-                {
-                    var (inputs, batchLabels) = _stream.Next(rows);
-                    real = inputs.to(_device);
-                    labels = batchLabels.to(_device);
-                    z = Noise(rows).to(_device);
-                }
+                // The real half of D's update: read while G's gradients travelled in the last step, or now.
+                var batch = ahead ?? CriticReal(rows);
+                ahead = null;
+                scope.Attach(batch.Tensors);
+                var (real, labels) = (batch.Real, batch.Labels);
                 Tensor fake;
-                using (torch.no_grad()) fake = G.call(z, labels);
+                using (torch.no_grad()) fake = G.call(batch.Noise, labels);
 
-                _optD.zero_grad();
-                realScores ??= D.call(real, labels);
+                // The fake half accumulates onto the real half's gradients (one backward of their sum, in two parts).
                 var fakeScores = D.call(fake, labels);
-                var loss = _loss.Discriminator(realScores, fakeScores);
+                var loss = _loss.DiscriminatorFake(fakeScores);
                 if (_penalty)
                 {
                     var gp = GradientPenalty.Compute(x => D.call(x, labels), real, fake, _random, _group is null ? null : rows);
@@ -321,8 +311,8 @@ public sealed class GanTrainer : IDisposable
                 _optD.step();
                 if (_weightClip) ClipWeights(_dParams, _spec.Loss.ClipValue);
 
-                dLoss += loss.item<float>() / nCritic;
-                using (var f = _loss.Fooled(realScores.detach(), fakeScores.detach()))
+                dLoss += (batch.RealLoss + loss.item<float>()) / nCritic;
+                using (var f = _loss.Fooled(batch.RealScores, fakeScores.detach()))
                 using (var rate = f.to_type(ScalarType.Float32).mean())
                     fooled += rate.item<float>() / nCritic;
                 if (i == nCritic - 1) lastLabels = labels.MoveToOuterDisposeScope();
@@ -353,7 +343,9 @@ public sealed class GanTrainer : IDisposable
                         _gAverager.BeginAverage();
                         try
                         {
-                            _ahead = ReadAhead();
+                            // The next step's real half: D's parameters are final for this step and G's update
+                            // does not touch them (G's backward left gradients on D's parameters: zeroed first).
+                            _ahead = CriticReal(_rows);
                         }
                         finally
                         {
@@ -396,22 +388,25 @@ public sealed class GanTrainer : IDisposable
     }
 
     /// <summary>
-    /// The next step's first D update up to D's forward pass on its real batch: the batch, its noise (the next draw
-    /// of the noise stream, as in the plain order) and D's scores, which need only D's parameters, final for this
-    /// step. G's forward on that noise must wait for G's update.
+    /// The real half of one D update: the next batch of this rank's rows, its noise (the next draw of the noise
+    /// stream), D's gradients zeroed and D's loss on the real batch back-propagated into them. G's forward on the
+    /// noise and the fake half wait for G's parameters, which a step run with nextStepFollows is still updating.
     /// </summary>
-    private AheadBatch ReadAhead()
+    private CriticBatch CriticReal(BatchRows rows)
     {
         using var scope = torch.NewDisposeScope();
         var position = _stream.Position;
-        var (inputs, batchLabels) = _stream.Next(_rows);
+        var (inputs, batchLabels) = _stream.Next(rows);
         var real = inputs.to(_device);
         var labels = batchLabels.to(_device);
-        var z = Noise(_rows).to(_device);
+        var z = Noise(rows).to(_device);
+        _optD.zero_grad();
         var realScores = D.call(real, labels);
-        var ahead = new AheadBatch(position, real, labels, z, realScores);
-        scope.Detach(ahead.Tensors);
-        return ahead;
+        var loss = _loss.DiscriminatorReal(realScores);
+        loss.backward();
+        var batch = new CriticBatch(position, real, labels, z, realScores.detach(), loss.item<float>());
+        scope.Detach(batch.Tensors);
+        return batch;
     }
 
     private void ThrowIfAhead(string operation)
@@ -422,8 +417,8 @@ public sealed class GanTrainer : IDisposable
                 "run that step first (pass nextStepFollows only when the next call is TrainStep)");
     }
 
-    /// <summary>A real batch read ahead with its noise and D's scores (an autograd graph the next backward uses).</summary>
-    private sealed record AheadBatch(BatchPosition Position, Tensor Real, Tensor Labels, Tensor Noise, Tensor RealScores) : IDisposable
+    /// <summary>A real batch with its noise, D's (detached) scores on it and D's real loss, already back-propagated.</summary>
+    private sealed record CriticBatch(BatchPosition Position, Tensor Real, Tensor Labels, Tensor Noise, Tensor RealScores, float RealLoss) : IDisposable
     {
         /// <summary>Each tensor once (moving a tensor to the device it is on may return the same tensor).</summary>
         public IDisposable[] Tensors { get; } =

@@ -163,7 +163,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             telemetry?.BeforeStep(trainer.DataPosition.Epoch, trainer.Step + 1);
             long stepStarted = Stopwatch.GetTimestamp();
             // Another step follows unless this one is the last or is evaluated or checkpointed: a group may then start
-            // the next step's D forward while this step's G gradients travel.
+            // the next step's first D update on its real batch while this step's G gradients travel.
             int next = trainer.Step + 1;
             var stats = trainer.TrainStep(nextStepFollows: next < t.Steps && next % t.EvalEvery != 0 && next % t.CheckpointEvery != 0);
             telemetry?.OnStep(stats.Step, stepStarted, trainer.GradientAllReduceTime, trainer.GradientAllReduceBytes, world);
