@@ -86,7 +86,8 @@ public sealed class BatchStream
         Position = batch + 1 == BatchesPerEpoch ? new BatchPosition(epoch + 1, 0) : new BatchPosition(epoch, batch + 1);
 
         // torch.tensor copies the buffer, so reusing it for the next batch is safe.
-        using var index = tensor(_indexBuffer.AsSpan(0, rows.Count).ToArray(), device: _data.Inputs.device);
+        using var buffer = tensor(_indexBuffer, device: _data.Inputs.device);
+        using var index = buffer.narrow(0, 0, rows.Count);
         return (_data.Inputs.index_select(0, index), _data.Labels.index_select(0, index));
     }
 }

@@ -19,20 +19,12 @@ public static class GradientPenalty
         if (rows is { } r && r.Count != real.shape[0])
             throw new ArgumentException($"rows select {r.Count} of the global batch but the batch holds {real.shape[0]}", nameof(rows));
         using var scope = torch.NewDisposeScope();
-        Tensor epsilon;
         var shape = new long[real.dim()];
         Array.Fill(shape, 1L);
-        shape[0] = real.shape[0];
+        shape[0] = rows?.Total ?? real.shape[0];
         // Drawn on the CPU from the trial's generator so the draw is the same on every device, then moved.
-        if (rows is { IsAll: false } group)
-        {
-            shape[0] = group.Total;
-            epsilon = group.Select(torch.rand(shape, dtype: real.dtype, generator: generator));
-        }
-        else
-        {
-            epsilon = torch.rand(shape, dtype: real.dtype, generator: generator);
-        }
+        var epsilon = torch.rand(shape, dtype: real.dtype, generator: generator);
+        if (rows is { IsAll: false } group) epsilon = group.Select(epsilon);
         epsilon = epsilon.to(real.device);
         var mixed = (epsilon * real.detach() + (1 - epsilon) * fake.detach()).requires_grad_(true);
         var scores = critic(mixed);

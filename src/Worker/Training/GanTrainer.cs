@@ -44,7 +44,6 @@ public sealed class GanTrainer : IDisposable
     private readonly GradientAverager? _dAverager;
     private readonly int _rank;
     private readonly int _worldSize;
-    private Tensor? _rowsOfRank;
     /// <summary>dLoss, gLoss, penalty, fooled rate: averaged with G's gradients every step.</summary>
     private const int SharedScalars = 4;
     /// <summary>The stop vote rides with D's gradients (the step's first all-reduce), so whether another step
@@ -179,13 +178,7 @@ public sealed class GanTrainer : IDisposable
     {
         var all = _prior.Sample(rows.Total, _random);
         if (rows.IsAll) return all;
-        using (all)
-        {
-            if (rows.Stride == 1) return all.narrow(0, rows.Start, rows.Count);
-            // The even split: rank r holds positions r, r+W, ... (the sampler's interleaving); the index is kept.
-            _rowsOfRank ??= torch.arange(rows.Start, rows.Total, rows.Stride, dtype: ScalarType.Int64).DetachFromDisposeScope();
-            return all.index_select(0, _rowsOfRank);
-        }
+        using (all) return rows.Select(all);
     }
 
     /// <summary>Samples of the global batch this rank takes in the next step.</summary>
@@ -554,6 +547,5 @@ public sealed class GanTrainer : IDisposable
         _optD.Dispose();
         _prior.Dispose();
         _random.Dispose();
-        _rowsOfRank?.Dispose();
     }
 }
