@@ -21,7 +21,9 @@ namespace Orchestrator.Benchmarks;
 /// doubles, as with DDP). Three more configurations run beside them: the same group with <c>batch_split: by_speed</c>
 /// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
 /// all-reduce with G's forward pass, G's all-reduce with the real half of the next step's first D update), and two single
-/// processes side by side that never communicate (what the machine itself allows two trainers). Every configuration's processes start once and warm up to their steady state (see
+/// processes side by side that never communicate (what the machine itself allows two trainers). Every process pins
+/// its training thread to its own core (process p to core p, as `orchestrator train --cores p` does); one process
+/// and the group also run unpinned, side by side, for what the pinning is worth. Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
@@ -46,7 +48,7 @@ public static class DpScaling
     /// IndependentSynced (only with --sync-probe): two processes that train alone but meet at a 4-byte all-reduce
     /// after every step, what synchronising costs without any gradient traffic.
     /// </summary>
-    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, SingleUnpinned, GroupUnpinned, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -57,7 +59,8 @@ public static class DpScaling
         bool syncProbe = args.Contains("--sync-probe");
         var modes = Enum.GetValues<Mode>()
             .Where(m => untuned || m is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap))
-            .Where(m => syncProbe || m != Mode.IndependentSynced).ToArray();
+            .Where(m => syncProbe || m != Mode.IndependentSynced)
+            .Where(m => Options.String(args, "--modes", "") is var only && (only.Length == 0 || m == Mode.Single || only.Split(',').Contains(m.ToString()))).ToArray();
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica; 1 process x 1 thread against 2 processes x 1 thread " +
             $"over the TCP ring on loopback; every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
             (untuned ? "; with glibc's malloc defaults side by side" : ""));
@@ -87,6 +90,7 @@ public static class DpScaling
             var syncedSpeedups = new List<double>();
             var heapGainsSingle = new List<double>();
             var heapGainsGroup = new List<double>();
+            var ratesByMode = modes.ToDictionary(m => m, _ => new List<double>());
             double bytesPerStep = 0;
             for (int round = 0; round < rounds; round++)
             {
@@ -99,6 +103,7 @@ public static class DpScaling
                     blocksByMode[mode].AddRange(results);
                     double slowest = results.Max(r => r.Seconds);
                     double rate = results.Sum(r => (double)r.Samples) / slowest;
+                    ratesByMode[mode].Add(rate);
                     switch (mode)
                     {
                         case Mode.Group:
@@ -147,9 +152,29 @@ public static class DpScaling
                 singleRates.Add(single);
                 groupRates.Add(group);
                 independentRates.Add(independent);
-                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupUnpinned) && ratesByMode.ContainsKey(Mode.SingleUnpinned) ? Inv($"; unpinned: speedup {ratesByMode[Mode.GroupUnpinned][^1] / ratesByMode[Mode.SingleUnpinned][^1]:F2}") : "")}"));
             }
 
+            if (modes.Length < Enum.GetValues<Mode>().Length && Options.String(args, "--modes", "").Length > 0)
+            {
+                // A chosen subset of configurations: the figures per configuration only.
+                var chosen = new Dictionary<string, object>
+                {
+                    ["speedup_by_mode"] = modes.ToDictionary(m => m.ToString(),
+                        m => Math.Round(Median(ratesByMode[m].Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3)),
+                    ["step_cv"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
+                    {
+                        double mean = b.StepBusyMs.Average();
+                        return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
+                    }).Average(), 4)),
+                    ["compute_ms_per_step_median"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.SelectMany(b => b.StepBusyMs).ToList()), 1)),
+                    ["allreduce_wait_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2)),
+                    ["cpu_cores_per_process"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Sum(b => b.CpuSeconds) / m.Value.Sum(b => b.Seconds), 3)),
+                    ["rates"] = ratesByMode.ToDictionary(m => m.Key.ToString(), m => m.Value.Select(r => Math.Round(r)).ToArray()),
+                };
+                Console.WriteLine(JsonSerializer.Serialize(chosen));
+                return 0;
+            }
             var figures = new Dictionary<string, object>
             {
                 ["speedup"] = Math.Round(Median(speedups), 3),
@@ -216,6 +241,22 @@ public static class DpScaling
                 ["steps"] = steps,
                 ["rounds"] = rounds,
             };
+            // The same group and single process without pinning their training threads to cores, side by side.
+            double Paired(Mode a, Mode b) => Math.Round(Median(ratesByMode[a].Zip(ratesByMode[b], (x, y) => x / y).ToList()), 3);
+            figures["speedup_unpinned"] = Paired(Mode.GroupUnpinned, Mode.SingleUnpinned);
+            figures["pinning_gain_group"] = Paired(Mode.Group, Mode.GroupUnpinned);
+            figures["pinning_gain_single"] = Paired(Mode.Single, Mode.SingleUnpinned);
+            // The pinned group against the unpinned single process: in case pinning slowed the baseline.
+            figures["speedup_vs_unpinned_single"] = Paired(Mode.Group, Mode.SingleUnpinned);
+            figures["scaling_efficiency_unpinned_vs_independent"] = Paired(Mode.GroupUnpinned, Mode.Independent);
+            figures["allreduce_wait_ms_per_step_unpinned"] = Math.Round(Median(blocksByMode[Mode.GroupUnpinned].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            figures["speedup_by_mode"] = modes.ToDictionary(m => m.ToString(),
+                m => Math.Round(Median(ratesByMode[m].Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3));
+            figures["step_cv"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
+            {
+                double mean = b.StepBusyMs.Average();
+                return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
+            }).Average(), 4));
             if (syncProbe)
             {
                 figures["speedup_independent_synced"] = Math.Round(Median(syncedSpeedups), 3);
@@ -294,14 +335,15 @@ public static class DpScaling
 
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
-            int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced ? 2 : 1;
+            int processes = mode is Mode.Single or Mode.SingleUntunedHeap or Mode.SingleUnpinned ? 1 : 2;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupUnpinned ? 2 : 1;
+            bool pinned = mode is not (Mode.SingleUnpinned or Mode.GroupUnpinned);
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
                  "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1", "--sync-only", mode == Mode.IndependentSynced ? "1" : "0",
-                 "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even,
+                 "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even, "--core", pinned ? $"{p}" : "-1",
                  "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
                  .. args.Where(a => a is "--threads")],
                 untunedHeap)).ToArray());
@@ -411,6 +453,9 @@ public static class DpScaling
             {
                 try
                 {
+                    // Process p's training thread on core p, as `orchestrator train --cores p` pins a rank.
+                    int core = Options.Int(args, "--core", -1);
+                    if (core >= 0) CpuAffinity.Pin([core]);
                     Train(args, rank, batch, spec, group);
                 }
                 catch (Exception e)
