@@ -21,9 +21,8 @@ namespace Orchestrator.Benchmarks;
 /// doubles, as with DDP). Three more configurations run beside them: the same group with <c>batch_split: by_speed</c>
 /// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
 /// all-reduce with G's forward pass, G's all-reduce with the real half of the next step's first D update), and two single
-/// processes side by side that never communicate (what the machine itself allows two trainers). Every process pins
-/// its training thread to its own core (process p to core p, as `orchestrator train --cores p` does); one process
-/// and the group also run unpinned, side by side, for what the pinning is worth. Every configuration's processes start once and warm up to their steady state (see
+/// processes side by side that never communicate (what the machine itself allows two trainers), and the group with
+/// each rank's training thread pinned to its own core (`orchestrator train --cores r`). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
@@ -40,7 +39,7 @@ public static class DpScaling
 
     private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep,
         int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults,
-        double GcPauseSeconds, double AllReduceAloneSeconds, long Samples, double[] StepBusyMs);
+        double GcPauseSeconds, double AllReduceAloneSeconds, long Samples, double[] StepBusyMs, long Migrations, double RunQueueWaitSeconds);
 
     /// <summary>
     /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
@@ -48,7 +47,7 @@ public static class DpScaling
     /// IndependentSynced (only with --sync-probe): two processes that train alone but meet at a 4-byte all-reduce
     /// after every step, what synchronising costs without any gradient traffic.
     /// </summary>
-    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, SingleUnpinned, GroupUnpinned, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, GroupPinned, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -152,7 +151,7 @@ public static class DpScaling
                 singleRates.Add(single);
                 groupRates.Add(group);
                 independentRates.Add(independent);
-                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupUnpinned) && ratesByMode.ContainsKey(Mode.SingleUnpinned) ? Inv($"; unpinned: speedup {ratesByMode[Mode.GroupUnpinned][^1] / ratesByMode[Mode.SingleUnpinned][^1]:F2}") : "")}"));
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupPinned) ? Inv($"; pinned to cores: {ratesByMode[Mode.GroupPinned][^1] / single:F2}") : "")}"));
             }
 
             if (modes.Length < Enum.GetValues<Mode>().Length && Options.String(args, "--modes", "").Length > 0)
@@ -241,15 +240,18 @@ public static class DpScaling
                 ["steps"] = steps,
                 ["rounds"] = rounds,
             };
-            // The same group and single process without pinning their training threads to cores, side by side.
+            // The same group with each rank's training thread pinned to its own core (`train --cores r`), side by side.
             double Paired(Mode a, Mode b) => Math.Round(Median(ratesByMode[a].Zip(ratesByMode[b], (x, y) => x / y).ToList()), 3);
-            figures["speedup_unpinned"] = Paired(Mode.GroupUnpinned, Mode.SingleUnpinned);
-            figures["pinning_gain_group"] = Paired(Mode.Group, Mode.GroupUnpinned);
-            figures["pinning_gain_single"] = Paired(Mode.Single, Mode.SingleUnpinned);
-            // The pinned group against the unpinned single process: in case pinning slowed the baseline.
-            figures["speedup_vs_unpinned_single"] = Paired(Mode.Group, Mode.SingleUnpinned);
-            figures["scaling_efficiency_unpinned_vs_independent"] = Paired(Mode.GroupUnpinned, Mode.Independent);
-            figures["allreduce_wait_ms_per_step_unpinned"] = Math.Round(Median(blocksByMode[Mode.GroupUnpinned].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            figures["speedup_pinned"] = Paired(Mode.GroupPinned, Mode.Single);
+            figures["pinning_gain"] = Paired(Mode.GroupPinned, Mode.Group);
+            figures["scaling_efficiency_pinned_vs_independent"] = Paired(Mode.GroupPinned, Mode.Independent);
+            figures["allreduce_wait_ms_per_step_pinned"] = Math.Round(Median(blocksByMode[Mode.GroupPinned].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            // Per step of a training thread: moves to another core, and ms spent ready to run while another thread
+            // held its core.
+            figures["training_thread_migrations_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                m => Math.Round(m.Value.Sum(b => (double)b.Migrations) / m.Value.Sum(b => b.Steps), 2));
+            figures["training_thread_runqueue_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                m => Math.Round(m.Value.Sum(b => b.RunQueueWaitSeconds) * 1000 / m.Value.Sum(b => b.Steps), 2));
             figures["speedup_by_mode"] = modes.ToDictionary(m => m.ToString(),
                 m => Math.Round(Median(ratesByMode[m].Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3));
             figures["step_cv"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
@@ -335,9 +337,9 @@ public static class DpScaling
 
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
-            int processes = mode is Mode.Single or Mode.SingleUntunedHeap or Mode.SingleUnpinned ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupUnpinned ? 2 : 1;
-            bool pinned = mode is not (Mode.SingleUnpinned or Mode.GroupUnpinned);
+            int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupPinned ? 2 : 1;
+            bool pinned = mode == Mode.GroupPinned;
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
@@ -453,7 +455,7 @@ public static class DpScaling
             {
                 try
                 {
-                    // Process p's training thread on core p, as `orchestrator train --cores p` pins a rank.
+                    // GroupPinned: rank p's training thread on core p, as `orchestrator train --cores p` pins it.
                     int core = Options.Int(args, "--core", -1);
                     if (core >= 0) CpuAffinity.Pin([core]);
                     Train(args, rank, batch, spec, group);
@@ -498,6 +500,7 @@ public static class DpScaling
             var gcPause = GC.GetTotalPauseDuration();
             var usage = ProcessUsage.Read();
             var threads = args.Contains("--threads") ? ThreadUsage.Read() : null;
+            var scheduled = ThreadScheduling.Read();
             long samples = 0;
             // Each step's own compute: its time less what it waited for the group's all-reduces.
             var busy = new double[steps];
@@ -520,6 +523,7 @@ public static class DpScaling
                 busy[i] = (Stopwatch.GetElapsedTime(started) - wait).TotalMilliseconds;
             }
             double seconds = clock.Elapsed.TotalSeconds;
+            var rescheduled = ThreadScheduling.Read();
             var used = ProcessUsage.Read() - usage;
             if (threads is not null) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
             var gcPaused = GC.GetTotalPauseDuration() - gcPause;
@@ -528,7 +532,8 @@ public static class DpScaling
             var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce + synced).TotalSeconds,
                 bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
                 JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
-                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy);
+                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy,
+                rescheduled.Migrations - scheduled.Migrations, rescheduled.RunQueueWaitSeconds - scheduled.RunQueueWaitSeconds);
             Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         }
     }
@@ -587,6 +592,22 @@ public static class DpScaling
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         return Process.Start(start)!;
+    }
+
+    /// <summary>
+    /// The calling (training) thread's scheduling from /proc/thread-self: how often the kernel moved it to another core,
+    /// and how long it was ready to run but waited for a core (another thread had it).
+    /// </summary>
+    private readonly record struct ThreadScheduling(long Migrations, double RunQueueWaitSeconds)
+    {
+        public static ThreadScheduling Read()
+        {
+            long migrations = File.ReadLines("/proc/thread-self/sched")
+                .Where(l => l.StartsWith("se.nr_migrations", StringComparison.Ordinal))
+                .Select(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture)).First();
+            var schedstat = File.ReadAllText("/proc/thread-self/schedstat").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return new ThreadScheduling(migrations, long.Parse(schedstat[1], CultureInfo.InvariantCulture) / 1e9);
+        }
     }
 
     /// <summary>CPU seconds per thread of this process (from /proc/self/task), for --threads: where the CPU went.</summary>
