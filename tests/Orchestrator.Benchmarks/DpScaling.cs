@@ -159,13 +159,8 @@ public static class DpScaling
                 // A chosen subset of configurations: the figures per configuration only.
                 var chosen = new Dictionary<string, object>
                 {
-                    ["speedup_by_mode"] = modes.ToDictionary(m => m.ToString(),
-                        m => Math.Round(Median(ratesByMode[m].Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3)),
-                    ["step_cv"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
-                    {
-                        double mean = b.StepBusyMs.Average();
-                        return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
-                    }).Average(), 4)),
+                    ["speedup_by_mode"] = SpeedupByMode(ratesByMode),
+                    ["step_cv"] = StepCv(blocksByMode),
                     ["compute_ms_per_step_median"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.SelectMany(b => b.StepBusyMs).ToList()), 1)),
                     ["allreduce_wait_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2)),
                     ["cpu_cores_per_process"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Sum(b => b.CpuSeconds) / m.Value.Sum(b => b.Seconds), 3)),
@@ -252,13 +247,8 @@ public static class DpScaling
                 m => Math.Round(m.Value.Sum(b => (double)b.Migrations) / m.Value.Sum(b => b.Steps), 2));
             figures["training_thread_runqueue_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
                 m => Math.Round(m.Value.Sum(b => b.RunQueueWaitSeconds) * 1000 / m.Value.Sum(b => b.Steps), 2));
-            figures["speedup_by_mode"] = modes.ToDictionary(m => m.ToString(),
-                m => Math.Round(Median(ratesByMode[m].Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3));
-            figures["step_cv"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
-            {
-                double mean = b.StepBusyMs.Average();
-                return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
-            }).Average(), 4));
+            figures["speedup_by_mode"] = SpeedupByMode(ratesByMode);
+            figures["step_cv"] = StepCv(blocksByMode);
             if (syncProbe)
             {
                 figures["speedup_independent_synced"] = Math.Round(Median(syncedSpeedups), 3);
@@ -279,6 +269,19 @@ public static class DpScaling
             foreach (var configuration in configurations.Values) await configuration.DisposeAsync();
         }
     }
+
+    /// <summary>Per configuration: its samples/s over one process's, the median over the rounds.</summary>
+    private static Dictionary<string, double> SpeedupByMode(Dictionary<Mode, List<double>> ratesByMode) =>
+        ratesByMode.ToDictionary(m => m.Key.ToString(),
+            m => Math.Round(Median(m.Value.Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3));
+
+    /// <summary>Per configuration: the coefficient of variation of a step's compute within a block, averaged over blocks.</summary>
+    private static Dictionary<string, double> StepCv(Dictionary<Mode, List<ChildResult>> blocksByMode) =>
+        blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
+        {
+            double mean = b.StepBusyMs.Average();
+            return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
+        }).Average(), 4));
 
     /// <summary>Per block of a two-rank configuration: rank 0's per-step compute less rank 1's, and its spread.</summary>
     private static IEnumerable<(double[] Diff, double Sd)> StepDiffs(List<ChildResult> blocks)
