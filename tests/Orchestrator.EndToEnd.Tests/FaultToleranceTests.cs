@@ -45,8 +45,7 @@ public sealed class FaultToleranceTests
     {
         await using var cluster = new LocalCluster();
         cluster.StartCoordinator();
-        // Pinned (each worker's one slot to all its cores): the trial runs and resumes the same through --pin-cores.
-        var workers = new[] { cluster.StartWorker("w1", pinCores: true), cluster.StartWorker("w2", pinCores: true) };
+        var workers = new[] { cluster.StartWorker("w1"), cluster.StartWorker("w2") };
         await cluster.WaitForCoordinatorAsync();
         var sweepId = await cluster.SubmitAsync(GanSweep);
 
