@@ -158,6 +158,9 @@ public static class DpScaling
                 // The middle half of the rounds: how much the shared machine moved the figure.
                 ["speedup_p25"] = Math.Round(Quantile(speedups, 0.25), 3),
                 ["speedup_p75"] = Math.Round(Quantile(speedups, 0.75), 3),
+                // How well this run pins the median down: a 95% bootstrap interval over the rounds. Runs on this shared
+                // machine differ by about its width, so a figure near a target says little without it.
+                ["speedup_ci95"] = MedianInterval(speedups, 0.95).Select(v => Math.Round(v, 3)).ToArray(),
                 // The step time spent waiting for gradient all-reduces (what the overlap did not hide).
                 ["allreduce_share"] = Math.Round(Median(shares), 4),
                 ["allreduce_bytes_per_step"] = Math.Round(bytesPerStep),
@@ -267,15 +270,6 @@ public static class DpScaling
     /// <summary>Rank 0's mean local batch in each block (blocks come in rank order, two per round).</summary>
     private static IEnumerable<double> BalancedRank0Batches(List<ChildResult> blocks) =>
         blocks.Where((_, i) => i % 2 == 0).Select(b => (double)b.Samples / b.Steps);
-
-    private static double Quantile(List<double> values, double q)
-    {
-        var sorted = values.Order().ToArray();
-        double at = q * (sorted.Length - 1);
-        int low = (int)Math.Floor(at);
-        int high = Math.Min(low + 1, sorted.Length - 1);
-        return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
-    }
 
     /// <summary>The processes of one configuration, warmed up and waiting for "run N" on their standard input.</summary>
     private sealed class Configuration : IAsyncDisposable
