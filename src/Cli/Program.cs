@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Orchestrator.Cli;
 using Orchestrator.Cli.Commands;
 
 var root = new RootCommand("Orchestrator: distributed GAN training and hyperparameter sweeps for .NET")
@@ -13,6 +14,7 @@ foreach (var command in RemoteCommands.Create()) root.Subcommands.Add(command);
 
 // The first SIGINT (Ctrl+C) or SIGTERM (a pod being stopped) cancels the command's token: a trainer then
 // writes a checkpoint and its summary, however long that takes. A second signal terminates at once.
+SignalMask.UnblockStopSignals();
 using var stopping = new CancellationTokenSource();
 void OnSignal(PosixSignalContext context)
 {

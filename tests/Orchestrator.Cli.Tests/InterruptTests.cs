@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Orchestrator.Cli.Tests;
@@ -12,34 +14,9 @@ public sealed class InterruptTests : IDisposable
     [Fact]
     public async Task Sigint_checkpoints_and_exits_130_and_resume_finishes_the_run()
     {
-        var config = Path.Combine(_root, "long.yaml");
-        File.WriteAllText(config, """
-            trial:
-              seed: 4
-              data: { dataset: ring8, batch_size: 64, mixture_size: 2048 }
-              model: { architecture: mlp, hidden: 32, layers: 2 }
-              latent: { dim: 4 }
-              training: { steps: 200000, log_every: 20, eval_every: 100000, checkpoint_every: 100000, threads: 1 }
-              evaluation: { samples: 400 }
-            """);
         var outDir = Path.Combine(_root, "run");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
-        foreach (var a in new[] { "train", "--config", config, "--out", outDir }) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-
-        // Wait until training is under way (a logged step), then interrupt it as Ctrl+C would.
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null && !line.Contains("] step ", StringComparison.Ordinal))
-        {
-        }
-        Assert.NotNull(line);
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            kill.WaitForExit();
-        var rest = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "train did not stop after SIGINT");
-        Assert.True(process.ExitCode == 130, rest + await stderr);
+        using var process = StartLongTraining(outDir);
+        await InterruptAfterFirstStepAsync(process, "INT");
 
         using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json"))))
         {
@@ -57,4 +34,100 @@ public sealed class InterruptTests : IDisposable
         Assert.Contains("resumed from", output);
         Assert.Contains("completed at step 2000/2000", output);
     }
+
+    /// <summary>
+    /// A signal mask survives fork and exec: started from a thread that blocks SIGINT and SIGTERM (as a parent's
+    /// native thread may), train must unblock them, or Ctrl+C and a worker's stop request would stay pending for ever.
+    /// </summary>
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task A_stop_signal_reaches_train_even_when_its_parent_started_it_with_the_signal_blocked(string signal)
+    {
+        var outDir = Path.Combine(_root, "run-blocked");
+        Process process;
+        // Process.Start forks on the calling thread, so the child starts with this thread's mask. Kept on one thread
+        // from block to restore: nothing here awaits.
+        var blocked = new ulong[16];
+        blocked[0] = (1UL << (2 - 1)) | (1UL << (15 - 1));
+        var old = new ulong[16];
+        Assert.Equal(0, PthreadSigmask(SigBlock, blocked, old));
+        try
+        {
+            process = StartLongTraining(outDir);
+        }
+        finally
+        {
+            Assert.Equal(0, PthreadSigmask(SigSetMask, old, null));
+        }
+        using (process)
+        {
+            await InterruptAfterFirstStepAsync(process, signal);
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")));
+            Assert.Equal("interrupted", summary.RootElement.GetProperty("status").GetString());
+        }
+    }
+
+    private Process StartLongTraining(string outDir)
+    {
+        var config = Path.Combine(_root, "long.yaml");
+        File.WriteAllText(config, """
+            trial:
+              seed: 4
+              data: { dataset: ring8, batch_size: 64, mixture_size: 2048 }
+              model: { architecture: mlp, hidden: 32, layers: 2 }
+              latent: { dim: 4 }
+              training: { steps: 200000, log_every: 20, eval_every: 100000, checkpoint_every: 100000, threads: 1 }
+              evaluation: { samples: 400 }
+            """);
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
+        foreach (var a in new[] { "train", "--config", config, "--out", outDir }) info.ArgumentList.Add(a);
+        return Process.Start(info)!;
+    }
+
+    /// <summary>
+    /// Waits until training is under way (a logged step), sends SIG<paramref name="signal"/> as Ctrl+C or a pod's
+    /// stop would, and expects a checkpoint and exit code 130; a failure shows the child's signal state.
+    /// </summary>
+    private static async Task InterruptAfterFirstStepAsync(Process process, string signal)
+    {
+        var stderr = process.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.Contains("] step ", StringComparison.Ordinal))
+        {
+        }
+        Assert.NotNull(line);
+        string signals = SignalState(process.Id);
+        using (var kill = Process.Start("kill", [$"-{signal}", process.Id.ToString(CultureInfo.InvariantCulture)])!)
+        {
+            kill.WaitForExit();
+            Assert.True(kill.ExitCode == 0, $"kill -{signal} failed");
+        }
+        var rest = process.StandardOutput.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), $"train did not stop after SIG{signal}; its signal state: {signals} / now {SignalState(process.Id)}");
+        Assert.True(process.ExitCode == 130, await rest + await stderr);
+    }
+
+    /// <summary>The child's blocked, ignored and pending signal sets (/proc/PID/status), for failure messages.</summary>
+    private static string SignalState(int pid)
+    {
+        try
+        {
+            return string.Join(", ", File.ReadLines($"/proc/{pid}/status")
+                .Where(l => l.StartsWith("SigBlk", StringComparison.Ordinal) || l.StartsWith("SigIgn", StringComparison.Ordinal)
+                    || l.StartsWith("ShdPnd", StringComparison.Ordinal)).Select(l => l.Replace('\t', ' ')));
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private const int SigBlock = 0;
+    private const int SigSetMask = 2;
+
+    // glibc's sigset_t is 1024 bits; signal s is bit s - 1. Returns the error number.
+    [DllImport("libc", EntryPoint = "pthread_sigmask")]
+    private static extern int PthreadSigmask(int how, ulong[] set, ulong[]? oldSet);
 }
