@@ -21,7 +21,8 @@ namespace Orchestrator.Benchmarks;
 /// doubles, as with DDP). Three more configurations run beside them: the same group with <c>batch_split: by_speed</c>
 /// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
 /// all-reduce with G's forward pass, G's all-reduce with the real half of the next step's first D update), and two single
-/// processes side by side that never communicate (what the machine itself allows two trainers). Every configuration's processes start once and warm up to their steady state (see
+/// processes side by side that never communicate (what the machine itself allows two trainers), and the group with
+/// each rank's training thread pinned to its own core (`orchestrator train --cores r`). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
@@ -38,7 +39,7 @@ public static class DpScaling
 
     private sealed record ChildResult(double Seconds, double AllReduceSeconds, long AllReduceBytes, int Steps, long SamplesPerStep,
         int WarmupSteps, long JitMethodsTimed, double JitSecondsTimed, double CpuSeconds, double KernelSeconds, long MinorFaults,
-        double GcPauseSeconds, double AllReduceAloneSeconds, long Samples, double[] StepBusyMs);
+        double GcPauseSeconds, double AllReduceAloneSeconds, long Samples, double[] StepBusyMs, long Migrations, double RunQueueWaitSeconds);
 
     /// <summary>
     /// The configurations; the last two (one process and the group with glibc's malloc defaults, without
@@ -46,7 +47,7 @@ public static class DpScaling
     /// IndependentSynced (only with --sync-probe): two processes that train alone but meet at a 4-byte all-reduce
     /// after every step, what synchronising costs without any gradient traffic.
     /// </summary>
-    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, GroupPinned, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -57,7 +58,8 @@ public static class DpScaling
         bool syncProbe = args.Contains("--sync-probe");
         var modes = Enum.GetValues<Mode>()
             .Where(m => untuned || m is not (Mode.SingleUntunedHeap or Mode.GroupUntunedHeap))
-            .Where(m => syncProbe || m != Mode.IndependentSynced).ToArray();
+            .Where(m => syncProbe || m != Mode.IndependentSynced)
+            .Where(m => Options.String(args, "--modes", "") is var only && (only.Length == 0 || m == Mode.Single || only.Split(',').Contains(m.ToString()))).ToArray();
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica; 1 process x 1 thread against 2 processes x 1 thread " +
             $"over the TCP ring on loopback; every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
             (untuned ? "; with glibc's malloc defaults side by side" : ""));
@@ -87,6 +89,7 @@ public static class DpScaling
             var syncedSpeedups = new List<double>();
             var heapGainsSingle = new List<double>();
             var heapGainsGroup = new List<double>();
+            var ratesByMode = modes.ToDictionary(m => m, _ => new List<double>());
             double bytesPerStep = 0;
             for (int round = 0; round < rounds; round++)
             {
@@ -99,6 +102,7 @@ public static class DpScaling
                     blocksByMode[mode].AddRange(results);
                     double slowest = results.Max(r => r.Seconds);
                     double rate = results.Sum(r => (double)r.Samples) / slowest;
+                    ratesByMode[mode].Add(rate);
                     switch (mode)
                     {
                         case Mode.Group:
@@ -147,9 +151,24 @@ public static class DpScaling
                 singleRates.Add(single);
                 groupRates.Add(group);
                 independentRates.Add(independent);
-                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling)"));
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupPinned) ? Inv($"; pinned to cores: {ratesByMode[Mode.GroupPinned][^1] / single:F2}") : "")}"));
             }
 
+            if (modes.Length < Enum.GetValues<Mode>().Length && Options.String(args, "--modes", "").Length > 0)
+            {
+                // A chosen subset of configurations: the figures per configuration only.
+                var chosen = new Dictionary<string, object>
+                {
+                    ["speedup_by_mode"] = SpeedupByMode(ratesByMode),
+                    ["step_cv"] = StepCv(blocksByMode),
+                    ["compute_ms_per_step_median"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.SelectMany(b => b.StepBusyMs).ToList()), 1)),
+                    ["allreduce_wait_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(Median(m.Value.Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2)),
+                    ["cpu_cores_per_process"] = blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Sum(b => b.CpuSeconds) / m.Value.Sum(b => b.Seconds), 3)),
+                    ["rates"] = ratesByMode.ToDictionary(m => m.Key.ToString(), m => m.Value.Select(r => Math.Round(r)).ToArray()),
+                };
+                Console.WriteLine(JsonSerializer.Serialize(chosen));
+                return 0;
+            }
             var figures = new Dictionary<string, object>
             {
                 ["speedup"] = Math.Round(Median(speedups), 3),
@@ -219,6 +238,20 @@ public static class DpScaling
                 ["steps"] = steps,
                 ["rounds"] = rounds,
             };
+            // The same group with each rank's training thread pinned to its own core (`train --cores r`), side by side.
+            double Paired(Mode a, Mode b) => Math.Round(Median(ratesByMode[a].Zip(ratesByMode[b], (x, y) => x / y).ToList()), 3);
+            figures["speedup_pinned"] = Paired(Mode.GroupPinned, Mode.Single);
+            figures["pinning_gain"] = Paired(Mode.GroupPinned, Mode.Group);
+            figures["scaling_efficiency_pinned_vs_independent"] = Paired(Mode.GroupPinned, Mode.Independent);
+            figures["allreduce_wait_ms_per_step_pinned"] = Math.Round(Median(blocksByMode[Mode.GroupPinned].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            // Per step of a training thread: moves to another core, and ms spent ready to run while another thread
+            // held its core.
+            figures["training_thread_migrations_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                m => Math.Round(m.Value.Sum(b => (double)b.Migrations) / m.Value.Sum(b => b.Steps), 2));
+            figures["training_thread_runqueue_ms_per_step"] = blocksByMode.ToDictionary(m => m.Key.ToString(),
+                m => Math.Round(m.Value.Sum(b => b.RunQueueWaitSeconds) * 1000 / m.Value.Sum(b => b.Steps), 2));
+            figures["speedup_by_mode"] = SpeedupByMode(ratesByMode);
+            figures["step_cv"] = StepCv(blocksByMode);
             if (syncProbe)
             {
                 figures["speedup_independent_synced"] = Math.Round(Median(syncedSpeedups), 3);
@@ -239,6 +272,19 @@ public static class DpScaling
             foreach (var configuration in configurations.Values) await configuration.DisposeAsync();
         }
     }
+
+    /// <summary>Per configuration: its samples/s over one process's, the median over the rounds.</summary>
+    private static Dictionary<string, double> SpeedupByMode(Dictionary<Mode, List<double>> ratesByMode) =>
+        ratesByMode.ToDictionary(m => m.Key.ToString(),
+            m => Math.Round(Median(m.Value.Zip(ratesByMode[Mode.Single], (a, b) => a / b).ToList()), 3));
+
+    /// <summary>Per configuration: the coefficient of variation of a step's compute within a block, averaged over blocks.</summary>
+    private static Dictionary<string, double> StepCv(Dictionary<Mode, List<ChildResult>> blocksByMode) =>
+        blocksByMode.ToDictionary(m => m.Key.ToString(), m => Math.Round(m.Value.Select(b =>
+        {
+            double mean = b.StepBusyMs.Average();
+            return Math.Sqrt(b.StepBusyMs.Sum(x => (x - mean) * (x - mean)) / b.StepBusyMs.Length) / mean;
+        }).Average(), 4));
 
     /// <summary>Per block of a two-rank configuration: rank 0's per-step compute less rank 1's, and its spread.</summary>
     private static IEnumerable<(double[] Diff, double Sd)> StepDiffs(List<ChildResult> blocks)
@@ -289,13 +335,14 @@ public static class DpScaling
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
             int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced ? 2 : 1;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupPinned ? 2 : 1;
+            bool pinned = mode == Mode.GroupPinned;
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
             var configuration = new Configuration(mode, Enumerable.Range(0, processes).Select(p => StartChild(
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
                  "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1", "--sync-only", mode == Mode.IndependentSynced ? "1" : "0",
-                 "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even,
+                 "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even, "--core", pinned ? $"{p}" : "-1",
                  "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
                  .. args.Where(a => a is "--threads")],
                 untunedHeap)).ToArray());
@@ -405,6 +452,9 @@ public static class DpScaling
             {
                 try
                 {
+                    // GroupPinned: rank p's training thread on core p, as `orchestrator train --cores p` pins it.
+                    int core = Options.Int(args, "--core", -1);
+                    if (core >= 0) CpuAffinity.Pin([core]);
                     Train(args, rank, batch, spec, group);
                 }
                 catch (Exception e)
@@ -447,6 +497,7 @@ public static class DpScaling
             var gcPause = GC.GetTotalPauseDuration();
             var usage = ProcessUsage.Read();
             var threads = args.Contains("--threads") ? ThreadUsage.Read() : null;
+            var scheduled = ThreadScheduling.Read();
             long samples = 0;
             // Each step's own compute: its time less what it waited for the group's all-reduces.
             var busy = new double[steps];
@@ -469,6 +520,7 @@ public static class DpScaling
                 busy[i] = (Stopwatch.GetElapsedTime(started) - wait).TotalMilliseconds;
             }
             double seconds = clock.Elapsed.TotalSeconds;
+            var rescheduled = ThreadScheduling.Read();
             var used = ProcessUsage.Read() - usage;
             if (threads is not null) ThreadUsage.Report(threads, ThreadUsage.Read(), seconds, rank);
             var gcPaused = GC.GetTotalPauseDuration() - gcPause;
@@ -477,7 +529,8 @@ public static class DpScaling
             var result = new ChildResult(seconds, (trainer.GradientAllReduceTime - allReduce + synced).TotalSeconds,
                 bytesTimed, steps, (long)batch * spec.Training.NCritic, warmup,
                 JitInfo.GetCompiledMethodCount() - methods, (JitInfo.GetCompilationTime() - jitTime).TotalSeconds,
-                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy);
+                used.UserSeconds + used.KernelSeconds, used.KernelSeconds, used.MinorFaults, gcPaused.TotalSeconds, alone, samples, busy,
+                rescheduled.Migrations - scheduled.Migrations, rescheduled.RunQueueWaitSeconds - scheduled.RunQueueWaitSeconds);
             Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         }
     }
@@ -536,6 +589,22 @@ public static class DpScaling
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         return Process.Start(start)!;
+    }
+
+    /// <summary>
+    /// The calling (training) thread's scheduling from /proc/thread-self: how often the kernel moved it to another core,
+    /// and how long it was ready to run but waited for a core (another thread had it).
+    /// </summary>
+    private readonly record struct ThreadScheduling(long Migrations, double RunQueueWaitSeconds)
+    {
+        public static ThreadScheduling Read()
+        {
+            long migrations = File.ReadLines("/proc/thread-self/sched")
+                .Where(l => l.StartsWith("se.nr_migrations", StringComparison.Ordinal))
+                .Select(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture)).First();
+            var schedstat = File.ReadAllText("/proc/thread-self/schedstat").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return new ThreadScheduling(migrations, long.Parse(schedstat[1], CultureInfo.InvariantCulture) / 1e9);
+        }
     }
 
     /// <summary>CPU seconds per thread of this process (from /proc/self/task), for --threads: where the CPU went.</summary>

@@ -79,9 +79,19 @@ public sealed class DataParallelTests : IDisposable
     }
 
     private static Rank[] StartGroup(string config, string outDir, string[] peers, int devices = 1, params string[] extra) =>
+        StartGroup(config, outDir, peers, devices, _ => extra);
+
+    private static Rank[] StartGroup(string config, string outDir, string[] peers, int devices, Func<int, string[]> extra) =>
         Enumerable.Range(0, peers.Length).Select(r => new Rank(
             ["train", "--config", config, "--out", outDir, "--rank", $"{r}", "--world", $"{peers.Length}",
-             "--peers", string.Join(',', peers), "--devices", $"{devices}", .. extra])).ToArray();
+             "--peers", string.Join(',', peers), "--devices", $"{devices}", .. extra(r)])).ToArray();
+
+    /// <summary>--cores for rank <paramref name="rank"/>: one core of its own with one replica, else all of them.</summary>
+    private static string[] Pinned(int rank, int devices)
+    {
+        var allowed = CpuAffinity.Allowed();
+        return ["--cores", devices == 1 ? $"{allowed[rank % allowed.Count]}" : CpuAffinity.Format(allowed)];
+    }
 
     private static Dictionary<string, float[]> Parameters(string trialYaml, string checkpoint)
     {
@@ -97,10 +107,10 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Theory]
-    [InlineData(2, 1)]
-    [InlineData(3, 1)]
-    [InlineData(2, 2)]
-    public void Processes_at_batch_b_end_with_the_parameters_of_one_process_at_the_global_batch(int processes, int devices)
+    [InlineData(2, 1, true)]
+    [InlineData(3, 1, false)]
+    [InlineData(2, 2, true)]
+    public void Processes_at_batch_b_end_with_the_parameters_of_one_process_at_the_global_batch(int processes, int devices, bool pinned)
     {
         const int b = 16, steps = 50;
         int global = b * processes * devices;
@@ -110,7 +120,7 @@ public sealed class DataParallelTests : IDisposable
 
         var split = Write("split.yaml", Trial($"batch_size: {b}", steps));
         var groupDir = Path.Combine(_root, "group");
-        var ranks = StartGroup(split, groupDir, LoopbackPorts.Endpoints(processes), devices);
+        var ranks = StartGroup(split, groupDir, LoopbackPorts.Endpoints(processes), devices, r => pinned ? Pinned(r, devices) : []);
         try
         {
             foreach (var rank in ranks) Assert.True(rank.WaitForExit(TimeSpan.FromMinutes(5)) == 0, rank.Output);

@@ -96,6 +96,30 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_pinned_to_a_core_completes_the_same_run()
+    {
+        var config = Write("ring.yaml", SmallRing);
+        var core = Orchestrator.Worker.Training.CpuAffinity.Allowed()[^1];
+        var (code, output) = CliProcess.Run(_root, "train", "--config", config, "--out", Path.Combine(_root, "pinned"), "--cores", $"{core}");
+        Assert.True(code == 0, output);
+        Assert.Contains("completed at step 30/30", output);
+        Assert.Contains($"training thread pinned to core(s) {core}", output);
+    }
+
+    [Theory]
+    [InlineData("0-x", "--cores: '0-x' in core list '0-x' is not a core")]
+    [InlineData("1023", "--cores: core(s) 1023 are not among the cores this process may use")]
+    public void Train_refuses_a_bad_core_list_before_training_naming_it(string cores, string message)
+    {
+        var config = Write("ring.yaml", SmallRing);
+        var outDir = Path.Combine(_root, "bad-cores");
+        var (code, output) = CliProcess.Run(_root, "train", "--config", config, "--out", outDir, "--cores", cores);
+        Assert.Equal(64, code);
+        Assert.Contains(message, output);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
     public void Train_without_config_or_resume_explains_its_usage()
     {
         var (code, output) = CliProcess.Run(_root, "train");

@@ -45,7 +45,8 @@ public sealed class FaultToleranceTests
     {
         await using var cluster = new LocalCluster();
         cluster.StartCoordinator();
-        var workers = new[] { cluster.StartWorker("w1"), cluster.StartWorker("w2") };
+        // Pinned (each worker's one slot to all its cores): the trial runs and resumes the same through --pin-cores.
+        var workers = new[] { cluster.StartWorker("w1", pinCores: true), cluster.StartWorker("w2", pinCores: true) };
         await cluster.WaitForCoordinatorAsync();
         var sweepId = await cluster.SubmitAsync(GanSweep);
 

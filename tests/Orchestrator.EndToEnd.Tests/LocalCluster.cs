@@ -88,11 +88,13 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <param name="environment">Added to the worker's environment; its trial processes inherit it.</param>
     /// <param name="metricsPort">The port of its Prometheus endpoint (a free one when not given; on loopback only, like the rest).</param>
-    public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null, int? metricsPort = null) =>
+    /// <param name="pinCores">With --pin-cores: each slot's trial pinned to its share of the worker's cores.</param>
+    public Node StartWorker(string id, int slots = 1, string? coordinator = null, IDictionary<string, string>? environment = null, int? metricsPort = null,
+        bool pinCores = false) =>
         Start($"worker:{id}",
             ["worker", "--coordinator", coordinator ?? Coordinator, "--worker-id", id, "--slots", $"{slots}",
              "--collective-port", $"{LoopbackPorts.FreeRange(slots)}", "--metrics-port", $"{metricsPort ?? LoopbackPorts.Free()}",
-             "--metrics-host", "127.0.0.1", "--work-dir", Path.Combine(Root, "workers", id)], environment);
+             "--metrics-host", "127.0.0.1", "--work-dir", Path.Combine(Root, "workers", id), .. (pinCores ? new[] { "--pin-cores" } : [])], environment);
 
     private Node Start(string name, IEnumerable<string> args, IDictionary<string, string>? environment = null)
     {

@@ -30,21 +30,25 @@ public static class TrainCommand
         {
             Description = "Collective transport between the ranks: tcp (default, fastest) or grpc", DefaultValueFactory = _ => "tcp",
         };
+        var cores = new Option<string?>("--cores")
+        {
+            Description = "Pin this process's training threads to these CPU cores, e.g. 0-3 or 0,2 (Linux; shared evenly between the --devices replicas; default: not pinned)",
+        };
         var parentPid = new Option<int?>("--parent-pid") { Description = "Stop (with a checkpoint) when this process exits: set by a worker agent for its trials" };
         var events = new Option<bool>("--events") { Description = "Write progress as JSON lines (for a supervising worker agent) instead of a progress bar" };
         var command = new Command("train", "Train one GAN trial locally with a progress bar, alone or as one rank of a data-parallel group")
         {
-            config, output, resume, rank, world, peers, devices, group, timeout, transport, events, parentPid,
+            config, output, resume, rank, world, peers, devices, group, timeout, transport, cores, events, parentPid,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(config), parse.GetValue(output), parse.GetValue(resume),
             (parse.GetValue(rank), parse.GetValue(world), parse.GetValue(peers), parse.GetValue(devices), parse.GetValue(group), parse.GetValue(timeout), parse.GetValue(transport)!),
-            parse.GetValue(events), parse.GetValue(parentPid), cancellationToken));
+            parse.GetValue(cores), parse.GetValue(events), parse.GetValue(parentPid), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? config, DirectoryInfo? output, DirectoryInfo? resume,
-        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout, string Transport) parallel, bool events, int? parentPid,
+        (int? Rank, int? World, string? Peers, int? Devices, string? Group, double Timeout, string Transport) parallel, string? coreList, bool events, int? parentPid,
         CancellationToken cancellationToken)
     {
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -96,6 +100,19 @@ public static class TrainCommand
         {
             return Usage($"--transport: {e.Message}");
         }
+        IReadOnlyList<int>? cores = null;
+        if (coreList is not null)
+        {
+            try
+            {
+                cores = CpuAffinity.Parse(coreList);
+            }
+            catch (FormatException e)
+            {
+                return Usage($"--cores: {e.Message}");
+            }
+            if (CpuAffinity.Check(cores, settings.Devices, "--cores") is { } wrong) return Usage(wrong);
+        }
         try
         {
             spec.Data.PerReplicaBatch(settings.World * settings.Devices);
@@ -120,8 +137,8 @@ public static class TrainCommand
         if (settings.Single)
         {
             summary = eventStream is not null
-                ? new TrialRunner(spec, run, eventStream) { Telemetry = telemetry }.Run(cancellationToken)
-                : TrainingProgress.Run(console, spec, run, null, cancellationToken);
+                ? new TrialRunner(spec, run, eventStream) { Telemetry = telemetry, Cores = cores }.Run(cancellationToken)
+                : TrainingProgress.Run(console, spec, run, null, cores, cancellationToken);
         }
         else
         {
@@ -132,8 +149,8 @@ public static class TrainCommand
                 return ExitCodes.Failed;
             }
             summary = eventStream is not null
-                ? new TrialRunner(spec, run, eventStream, formed.Replicas) { Telemetry = telemetry }.Run(cancellationToken)
-                : TrainingProgress.Run(console, spec, run, formed.Replicas, cancellationToken);
+                ? new TrialRunner(spec, run, eventStream, formed.Replicas) { Telemetry = telemetry, Cores = cores }.Run(cancellationToken)
+                : TrainingProgress.Run(console, spec, run, formed.Replicas, cores, cancellationToken);
         }
         telemetry?.Finish(summary.Status, summary.Reason);
         if (eventStream is not null) eventStream.OnSummary(summary);

@@ -31,9 +31,13 @@ public static class WorkerCommand
         var work = new Option<DirectoryInfo?>("--work-dir") { Description = "Where attempts keep their run directories (default: a temp directory)" };
         var metricsPort = new Option<int>("--metrics-port") { Description = "Port of the Prometheus endpoint (/metrics); 0: none", DefaultValueFactory = _ => 9464 };
         var metricsHost = new Option<string>("--metrics-host") { Description = "Address the Prometheus endpoint listens on", DefaultValueFactory = _ => "0.0.0.0" };
+        var pinCores = new Option<bool>("--pin-cores")
+        {
+            Description = "Pin each slot's trial to its own share of this worker's cores (Linux; at least one core per slot and device)",
+        };
         var command = new Command("worker", $"Join a coordinator and run the trials it assigns (join token from ${JoinTokenVariable})")
         {
-            coordinator, slots, devices, workerId, host, port, work, metricsPort, metricsHost,
+            coordinator, slots, devices, workerId, host, port, work, metricsPort, metricsHost, pinCores,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,6 +55,7 @@ public static class WorkerCommand
                     CollectivePort = parse.GetValue(port),
                     WorkDirectory = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetTempPath(), $"orchestrator-worker-{Environment.ProcessId}"),
                     TrainCommand = SelfCommand(),
+                    PinCores = parse.GetValue(pinCores),
                 };
                 options.Validate();
             }

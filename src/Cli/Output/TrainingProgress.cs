@@ -9,10 +9,10 @@ namespace Orchestrator.Cli.Output;
 /// <summary>Runs a trial behind a live progress bar (steps, losses, samples/s, ETA), or plain lines when not interactive.</summary>
 public static class TrainingProgress
 {
-    public static TrialSummary Run(IAnsiConsole console, TrialSpec spec, RunDirectory run, ReplicaGroup? group, CancellationToken cancellationToken)
+    public static TrialSummary Run(IAnsiConsole console, TrialSpec spec, RunDirectory run, ReplicaGroup? group, IReadOnlyList<int>? cores, CancellationToken cancellationToken)
     {
         if (!console.Profile.Capabilities.Interactive)
-            return new TrialRunner(spec, run, new LineObserver(console), group).Run(cancellationToken);
+            return new TrialRunner(spec, run, new LineObserver(console), group) { Cores = cores }.Run(cancellationToken);
 
         TrialSummary? summary = null;
         console.Progress()
@@ -22,7 +22,7 @@ public static class TrainingProgress
             .Start(ctx =>
             {
                 var task = ctx.AddTask("starting", maxValue: spec.Training.Steps);
-                summary = new TrialRunner(spec, run, new BarObserver(console, task), group).Run(cancellationToken);
+                summary = new TrialRunner(spec, run, new BarObserver(console, task), group) { Cores = cores }.Run(cancellationToken);
             });
         return summary!;
     }

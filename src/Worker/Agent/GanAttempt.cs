@@ -58,6 +58,7 @@ internal sealed class GanAttempt(WorkerAgent agent, Assign assign) : Attempt(age
             ]);
             if (Assign.PeerEndpoints.Count > 0) arguments.AddRange(["--peers", string.Join(',', Assign.PeerEndpoints)]);
         }
+        if (options.SlotCores(Assign.Slot) is { } cores) arguments.AddRange(["--cores", Training.CpuAffinity.Format(cores)]);
         // The trial ends itself (with a checkpoint) if this agent dies without stopping it.
         arguments.AddRange(["--parent-pid", Inv(Environment.ProcessId)]);
 

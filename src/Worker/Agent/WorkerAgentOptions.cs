@@ -36,6 +36,18 @@ public sealed class WorkerAgentOptions
     /// <summary>Seconds a data-parallel group's peer may stall before the trial fails (and is retried).</summary>
     public double CollectiveTimeoutSeconds { get; init; } = 30;
 
+    /// <summary>
+    /// Pin each slot's trial to its own share of the cores this worker may use (its cpuset, split evenly between the
+    /// slots; a trial splits its share between its replicas): `--pin-cores`.
+    /// </summary>
+    public bool PinCores { get; init; }
+
+    private IReadOnlyList<int>[]? _slotCores;
+
+    /// <summary>The cores slot <paramref name="slot"/>'s trial is pinned to; null when <see cref="PinCores"/> is off.</summary>
+    public IReadOnlyList<int>? SlotCores(int slot) =>
+        PinCores ? (_slotCores ??= Training.CpuAffinity.Share(Training.CpuAffinity.Allowed(), Slots))[slot % Slots] : null;
+
     /// <summary>The longest wait between reconnection attempts.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -51,5 +63,12 @@ public sealed class WorkerAgentOptions
         if (WorkerId.Length is 0 or > 128 || !WorkerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-'))
             throw new ArgumentException($"--worker-id must be 1 to 128 characters of [A-Za-z0-9._:-], got '{WorkerId}'");
         if (TrainCommand.Count == 0) throw new ArgumentException("the train command is empty");
+        if (PinCores)
+        {
+            if (!Training.CpuAffinity.Supported) throw new ArgumentException("--pin-cores needs Linux");
+            int cores = Training.CpuAffinity.Allowed().Count;
+            if (cores < Slots * Devices)
+                throw new ArgumentException($"--pin-cores gives every replica a core of its own, but this worker may use {cores} core(s) for {Slots} slot(s) x {Devices} device(s)");
+        }
     }
 }

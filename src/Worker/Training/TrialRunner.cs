@@ -21,14 +21,28 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
     /// <summary>Spans and trainer metrics, fed by the reporting replica; null: none.</summary>
     public TrainingTelemetry? Telemetry { get; init; }
 
+    /// <summary>
+    /// CPU cores to pin the training threads to (<see cref="CpuAffinity"/>), shared evenly between this process's
+    /// replicas; null: not pinned.
+    /// </summary>
+    public IReadOnlyList<int>? Cores { get; init; }
+
     public TrialSummary Run(CancellationToken cancellationToken = default)
     {
-        if (group is null) return RunReplica(null, null, cancellationToken);
+        if (group is null)
+        {
+            if (Cores is null) return RunReplica(null, null, null, cancellationToken);
+            // A pinned trainer gets a thread of its own: the caller's (a thread-pool thread, perhaps) stays unpinned.
+            return Task.Factory.StartNew(() => RunReplica(null, null, Cores, cancellationToken),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).GetAwaiter().GetResult();
+        }
         Device[] devices;
+        IReadOnlyList<int>[]? shares;
         try
         {
             if (spec.Training.Threads > 0) torch.set_num_threads(spec.Training.Threads);
             devices = DeviceSelector.ResolveReplicas(spec.Device, group.Replicas.Count);
+            shares = Cores is null ? null : CpuAffinity.Share(Cores, devices.Length);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
@@ -45,7 +59,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             int local = i;
             replicas[i] = Task.Factory.StartNew(() =>
             {
-                var summary = RunReplica(group.Replicas[local], devices[local], cancellationToken);
+                var summary = RunReplica(group.Replicas[local], devices[local], shares?[local], cancellationToken);
                 if (summary.Status == TrialStatus.Failed) group.Abort(local, summary.Reason ?? "failed");
                 return summary;
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -54,7 +68,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         return replicas[0].Result;
     }
 
-    private TrialSummary RunReplica(ICommunicator? communicator, Device? replicaDevice, CancellationToken cancellationToken)
+    private TrialSummary RunReplica(ICommunicator? communicator, Device? replicaDevice, IReadOnlyList<int>? cores, CancellationToken cancellationToken)
     {
         bool writes = communicator is null || communicator.Rank == 0;
         bool reports = communicator is null || communicator.Rank % group!.Replicas.Count == 0;
@@ -65,6 +79,8 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         GanTrainer? current = null;
         try
         {
+            // Before libtorch starts its intra-op threads, which inherit the cores.
+            if (cores is not null) CpuAffinity.Pin(cores);
             if (writes) run.Create();
             if (communicator is null && spec.Training.Threads > 0) torch.set_num_threads(spec.Training.Threads);
             var dev = replicaDevice ?? DeviceSelector.Resolve(spec.Device);
@@ -80,6 +96,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
             using var metrics = writes ? new MetricsLog(run.MetricsFile, resumedFrom) : null;
             var replicaObserver = reports ? observer : null;
             replicaObserver?.OnStart(trainer.Step, spec.Training.Steps, device);
+            if (cores is not null) replicaObserver?.OnMessage($"training thread pinned to core(s) {CpuAffinity.Format(cores)}");
             var result = Train(trainer, evaluator, metrics, replicaObserver, communicator, writes, cancellationToken);
             step = trainer.Step;
             return Finish(result with

@@ -53,6 +53,50 @@ public sealed class TrialRunnerTests : IDisposable
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
     }
 
+    /// <summary>Records, on the reporting replica's own thread, the cores it may run on.</summary>
+    private sealed class CoresSeen : ITrialObserver
+    {
+        public List<int[]> Seen { get; } = [];
+        public void OnStart(int startStep, int totalSteps, string device) => Seen.Add([.. CpuAffinity.Allowed()]);
+        public void OnStep(StepStats stats, double samplesPerSecond) => Seen.Add([.. CpuAffinity.Allowed()]);
+        public void OnEvaluation(int s, IReadOnlyDictionary<string, double> metrics, string samplePath) { }
+        public void OnCheckpoint(int s, string path) { }
+        public void OnMessage(string message) { }
+    }
+
+    [Fact]
+    public void Pinned_training_runs_on_its_cores_leaves_the_caller_free_and_changes_no_number()
+    {
+        var spec = TrainerFixtures.SmallMixture(steps: 10);
+        var allowed = CpuAffinity.Allowed();
+        var unpinned = new TrialRunner(spec, NewRun("unpinned")).Run();
+
+        var observer = new CoresSeen();
+        var pinned = new TrialRunner(spec, NewRun("pinned"), observer) { Cores = [allowed[^1]] }.Run();
+        Assert.Equal(TrialStatus.Completed, pinned.Status);
+        Assert.NotEmpty(observer.Seen);
+        Assert.All(observer.Seen, cores => Assert.Equal(new[] { allowed[^1] }, cores));
+        Assert.Equal(allowed.ToArray(), CpuAffinity.Allowed().ToArray());
+        Assert.Equal(unpinned.Evaluation, pinned.Evaluation);
+        Assert.Equal(File.ReadAllBytes(NewRun("unpinned").CheckpointPath(10)), File.ReadAllBytes(NewRun("pinned").CheckpointPath(10)));
+
+        // Replicas share the cores: replica 0 (the one that reports) takes the first share.
+        var replicas = new CoresSeen();
+        var shared = new TrialRunner(spec, NewRun("pinned-replicas"), replicas, ReplicaGroup.Create(2)) { Cores = [allowed[0], allowed[^1]] }.Run();
+        Assert.Equal(TrialStatus.Completed, shared.Status);
+        Assert.All(replicas.Seen, cores => Assert.Equal(new[] { allowed[0] }, cores));
+    }
+
+    [Fact]
+    public void Fewer_cores_than_replicas_fail_the_run_before_training()
+    {
+        var spec = TrainerFixtures.SmallMixture(steps: 10);
+        var summary = new TrialRunner(spec, NewRun("too-few-cores"), group: ReplicaGroup.Create(2)) { Cores = [CpuAffinity.Allowed()[0]] }.Run();
+        Assert.Equal(TrialStatus.Failed, summary.Status);
+        Assert.Equal(0, summary.Step);
+        Assert.Contains("1 core(s) cannot be shared between 2", summary.Reason);
+    }
+
     [Fact]
     public void Interrupted_run_resumes_from_its_checkpoint_and_ends_as_if_never_stopped()
     {
