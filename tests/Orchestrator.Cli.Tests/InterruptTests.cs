@@ -48,9 +48,9 @@ public sealed class InterruptTests : IDisposable
         Process process;
         // Process.Start forks on the calling thread, so the child starts with this thread's mask. Kept on one thread
         // from block to restore: nothing here awaits.
-        var blocked = new ulong[16];
-        blocked[0] = (1UL << (2 - 1)) | (1UL << (15 - 1));
-        var old = new ulong[16];
+        var blocked = new ulong[SigsetWords];
+        blocked[0] = (1UL << (SigInt - 1)) | (1UL << (SigTerm - 1));
+        var old = new ulong[SigsetWords];
         Assert.Equal(0, PthreadSigmask(SigBlock, blocked, old));
         try
         {
@@ -126,8 +126,12 @@ public sealed class InterruptTests : IDisposable
 
     private const int SigBlock = 0;
     private const int SigSetMask = 2;
+    private const int SigInt = 2;
+    private const int SigTerm = 15;
+    // glibc's sigset_t is 1024 bits; signal s is bit s - 1.
+    private const int SigsetWords = 1024 / 64;
 
-    // glibc's sigset_t is 1024 bits; signal s is bit s - 1. Returns the error number.
+    // Returns the error number.
     [DllImport("libc", EntryPoint = "pthread_sigmask")]
     private static extern int PthreadSigmask(int how, ulong[] set, ulong[]? oldSet);
 }
