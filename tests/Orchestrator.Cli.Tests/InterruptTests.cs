@@ -80,9 +80,13 @@ public sealed class InterruptTests : IDisposable
               training: { steps: 200000, log_every: 20, eval_every: 100000, checkpoint_every: 100000, threads: 1 }
               evaluation: { samples: 400 }
             """);
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
-        foreach (var a in new[] { "train", "--config", config, "--out", outDir }) info.ArgumentList.Add(a);
+        // Started as a terminal's foreground job is, with SIGINT at its default: a test host that was itself started in
+        // the background by a script (SIGINT ignored, which children inherit and train rightly respects) would
+        // otherwise make this test about how it was launched. GNU env resets the disposition before exec.
+        var info = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--default-signal=INT", "dotnet", Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
+                     "train", "--config", config, "--out", outDir })
+            info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }
 
