@@ -22,7 +22,8 @@ namespace Orchestrator.Benchmarks;
 /// (each global batch split between the ranks by their measured speed), the same group without its overlaps (D's
 /// all-reduce with G's forward pass, G's all-reduce with the real half of the next step's first D update), and two single
 /// processes side by side that never communicate (what the machine itself allows two trainers), and the group with
-/// each rank's training thread pinned to its own core (`orchestrator train --cores r`). Every configuration's processes start once and warm up to their steady state (see
+/// each rank's training thread pinned to its own core (`orchestrator train --cores r`), and the group all-reducing around
+/// the TCP ring on loopback instead of through shared memory (what a group on one host does by default). Every configuration's processes start once and warm up to their steady state (see
 /// <see cref="WarmUp"/>), then wait; each round asks every configuration in turn, in an order that rotates, for
 /// a block of timed steps, so the noise of a shared machine falls on all of them alike and many short rounds cost
 /// one warm-up each. A group's time is its slowest rank's. The speedup is the group's samples/s over the single
@@ -47,7 +48,7 @@ public static class DpScaling
     /// IndependentSynced (only with --sync-probe): two processes that train alone but meet at a 4-byte all-reduce
     /// after every step, what synchronising costs without any gradient traffic.
     /// </summary>
-    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, GroupPinned, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
+    private enum Mode { Single, Group, GroupBalanced, GroupSerial, Independent, GroupPinned, GroupRing, IndependentSynced, SingleUntunedHeap, GroupUntunedHeap }
 
     private static async Task<int> RunParentAsync(string[] args)
     {
@@ -61,7 +62,7 @@ public static class DpScaling
             .Where(m => syncProbe || m != Mode.IndependentSynced)
             .Where(m => Options.String(args, "--modes", "") is var only && (only.Length == 0 || m == Mode.Single || only.Split(',').Contains(m.ToString()))).ToArray();
         Console.WriteLine($"dp_scaling: DCGAN 28x28, MNIST subset, batch {batch} per replica; 1 process x 1 thread against 2 processes x 1 thread " +
-            $"over the TCP ring on loopback; every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
+            $"all-reducing through shared memory (a group's default on one host; GroupRing: around the TCP ring on loopback); every configuration warmed up to its steady state once, then {rounds} rounds of {steps} timed steps each, in rotating order" +
             (untuned ? "; with glibc's malloc defaults side by side" : ""));
 
         var configurations = new Dictionary<Mode, Configuration>();
@@ -151,7 +152,7 @@ public static class DpScaling
                 singleRates.Add(single);
                 groupRates.Add(group);
                 independentRates.Add(independent);
-                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupPinned) ? Inv($"; pinned to cores: {ratesByMode[Mode.GroupPinned][^1] / single:F2}") : "")}"));
+                Console.WriteLine(Inv($"  round {round + 1}: 1 process {single:F0} samples/s, 2 processes {group:F0} samples/s, speedup {group / single:F2}, all-reduce wait {share:P1} of step time; split by speed {balanced / single:F2}; without the overlap {serial / single:F2} ({serialShare:P1}); 2 independent processes {independent:F0} samples/s ({independent / single:F2}x, the machine's ceiling){(ratesByMode.ContainsKey(Mode.GroupPinned) ? Inv($"; pinned to cores: {ratesByMode[Mode.GroupPinned][^1] / single:F2}") : "")}{(ratesByMode.ContainsKey(Mode.GroupRing) ? Inv($"; TCP ring instead of shared memory: {ratesByMode[Mode.GroupRing][^1] / single:F2}") : "")}"));
             }
 
             if (modes.Length < Enum.GetValues<Mode>().Length && Options.String(args, "--modes", "").Length > 0)
@@ -241,6 +242,12 @@ public static class DpScaling
             // The same group with each rank's training thread pinned to its own core (`train --cores r`), side by side.
             double Paired(Mode a, Mode b) => Math.Round(Median(ratesByMode[a].Zip(ratesByMode[b], (x, y) => x / y).ToList()), 3);
             figures["speedup_pinned"] = Paired(Mode.GroupPinned, Mode.Single);
+            // The same group with its all-reduces around the TCP ring instead of through shared memory, side by side.
+            figures["speedup_ring"] = Paired(Mode.GroupRing, Mode.Single);
+            figures["shared_memory_gain"] = Paired(Mode.Group, Mode.GroupRing);
+            figures["scaling_efficiency_ring_vs_independent"] = Paired(Mode.GroupRing, Mode.Independent);
+            figures["allreduce_wait_ms_per_step_ring"] = Math.Round(Median(blocksByMode[Mode.GroupRing].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
+            figures["allreduce_alone_ms_per_step_ring"] = Math.Round(Median(blocksByMode[Mode.GroupRing].Select(b => b.AllReduceAloneSeconds * 1000).ToList()), 2);
             figures["pinning_gain"] = Paired(Mode.GroupPinned, Mode.Group);
             figures["scaling_efficiency_pinned_vs_independent"] = Paired(Mode.GroupPinned, Mode.Independent);
             figures["allreduce_wait_ms_per_step_pinned"] = Math.Round(Median(blocksByMode[Mode.GroupPinned].Select(b => b.AllReduceSeconds * 1000 / b.Steps).ToList()), 2);
@@ -335,7 +342,7 @@ public static class DpScaling
         public static async Task<Configuration> StartAsync(Mode mode, int batch, string[] args)
         {
             int processes = mode is Mode.Single or Mode.SingleUntunedHeap ? 1 : 2;
-            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupPinned ? 2 : 1;
+            int world = mode is Mode.Group or Mode.GroupBalanced or Mode.GroupSerial or Mode.GroupUntunedHeap or Mode.IndependentSynced or Mode.GroupPinned or Mode.GroupRing ? 2 : 1;
             bool pinned = mode == Mode.GroupPinned;
             bool untunedHeap = mode is Mode.SingleUntunedHeap or Mode.GroupUntunedHeap;
             var endpoints = LoopbackPorts.Endpoints(processes);
@@ -343,6 +350,7 @@ public static class DpScaling
                 ["dp_scaling", "--rank", $"{(world > 1 ? p : 0)}", "--world", $"{world}", "--batch", $"{batch}",
                  "--peers", world > 1 ? string.Join(',', endpoints) : endpoints[p], "--overlap", mode == Mode.GroupSerial ? "0" : "1", "--sync-only", mode == Mode.IndependentSynced ? "1" : "0",
                  "--split", mode == Mode.GroupBalanced ? BatchSplits.BySpeed : BatchSplits.Even, "--core", pinned ? $"{p}" : "-1",
+                 "--shm", mode == Mode.GroupRing ? "0" : "1",
                  "--min-warmup", $"{Options.Int(args, "--min-warmup", 20)}", "--max-warmup", $"{Options.Int(args, "--max-warmup", 300)}",
                  .. args.Where(a => a is "--threads")],
                 untunedHeap)).ToArray());
@@ -440,7 +448,10 @@ public static class DpScaling
             {
                 // Between blocks a group waits for the parent's next command; heartbeats keep it alive meanwhile.
                 GroupId = "dp-scaling", Rank = rank, WorldSize = world, Endpoints = peers, Timeout = TimeSpan.FromSeconds(60),
+                // GroupRing: the same group with its all-reduces around the TCP ring instead of through shared memory.
+                SharedMemory = Options.Int(args, "--shm", 1) != 0,
             });
+            Console.Error.WriteLine($"rank {rank}: all-reduce path {group.AllReducePath}");
         }
         try
         {
@@ -512,7 +523,7 @@ public static class DpScaling
                 if (syncOnly)
                 {
                     long meeting = Stopwatch.GetTimestamp();
-                    group!.AllReduceAsync(token.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+                    group!.AllReduce(token.AsMemory(), ReduceOp.Sum);
                     var met = Stopwatch.GetElapsedTime(meeting);
                     wait += met;
                     synced += met;
@@ -548,8 +559,8 @@ public static class DpScaling
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < Repeats; i++)
         {
-            group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
-            group.AllReduceAsync(half.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+            group.AllReduce(half.AsMemory(), ReduceOp.Average);
+            group.AllReduce(half.AsMemory(), ReduceOp.Average);
         }
         return clock.Elapsed.TotalSeconds / Repeats;
     }
@@ -575,7 +586,7 @@ public static class DpScaling
             for (int i = 0; i < Block; i++) trainer.TrainStep(nextStepFollows: true);
             steps += Block;
             busy[0] = JitInfo.GetCompiledMethodCount() - methods >= Settled ? 1 : 0;
-            group?.AllReduceAsync(busy.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+            group?.AllReduce(busy.AsMemory(), ReduceOp.Sum);
             quiet = busy[0] == 0 ? quiet + 1 : 0;
             if (steps >= maximum || (steps >= minimum && quiet >= 2)) return steps;
         }

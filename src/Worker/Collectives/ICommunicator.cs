@@ -15,6 +15,13 @@ public interface ICommunicator
     /// <summary>Replaces <paramref name="buffer"/> on every rank with the element-wise sum or mean over the ranks.</summary>
     Task AllReduceAsync(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <see cref="AllReduceAsync"/>, blocking the calling thread until done: what a training loop calls. Implementations
+    /// that wait without a task (shared memory, in-process replicas) run it on the caller's thread.
+    /// </summary>
+    void AllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default) =>
+        AllReduceAsync(buffer, op, cancellationToken).GetAwaiter().GetResult();
+
     /// <summary>Copies rank <paramref name="root"/>'s <paramref name="buffer"/> into every other rank's.</summary>
     Task BroadcastAsync(Memory<byte> buffer, int root, CancellationToken cancellationToken = default);
 

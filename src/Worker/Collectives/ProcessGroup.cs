@@ -7,7 +7,9 @@ namespace Orchestrator.Worker.Collectives;
 /// <summary>A fixed group of ranks running collectives around a ring, with failure detection: TorchSharp's missing torch.distributed process group.</summary>
 /// <remarks>
 /// Every rank calls the same collectives in the same order, one at a time; each gets the next sequence number (0 is
-/// the barrier that ends setup). A neighbour that goes quiet, a collective that makes no progress, or a peer that
+/// setup: a barrier, then the choice of all-reduce path). When every rank runs on one host, all-reduces go through
+/// shared memory (<see cref="SharedMemoryAllReduce"/>, same numbers as the ring) while the links still carry
+/// heartbeats, failures, broadcasts and barriers. A neighbour that goes quiet, a collective that makes no progress, or a peer that
 /// drops its connection fails the group on every rank within <see cref="ProcessGroupOptions.Timeout"/> (plus one
 /// heartbeat interval) with a <see cref="CollectiveException"/> naming the rank held responsible; the group cannot
 /// be used after that: form a new one with a new group id.
@@ -34,6 +36,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     private readonly RingAllReduce _allReduce;
     private readonly RingBroadcast _broadcast;
     private readonly RingBarrier _barrier;
+    private readonly Func<string?> _strayFrame;
+    private SharedMemoryAllReduce? _shm;
     private readonly TimeSpan _heartbeatInterval;
     private readonly long _timeoutTicks;
     private readonly long _quietTicks;
@@ -60,6 +64,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         _allReduce = new RingAllReduce(this, options.ChunkBytes);
         _broadcast = new RingBroadcast(this, options.ChunkBytes);
         _barrier = new RingBarrier(this);
+        // A ring frame arriving during a shared-memory all-reduce means some rank runs another collective.
+        _strayFrame = () => _chunks.Reader.TryPeek(out var frame) ? $"rank {_left!.Rank} sent {frame.Chunk}" : null;
         var interval = options.Timeout / 10;
         _heartbeatInterval = interval < MinHeartbeatInterval ? MinHeartbeatInterval
             : interval > MaxHeartbeatInterval ? MaxHeartbeatInterval : interval;
@@ -79,6 +85,20 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
 
     /// <summary>Why the group failed, or null while it works.</summary>
     public CollectiveException? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>Whether all-reduces go through shared memory (every rank on this host) rather than around the ring.</summary>
+    public bool UsesSharedMemory => _shm is not null;
+
+    /// <summary>Why a group of several ranks all-reduces around the ring instead of through shared memory; null when it does not.</summary>
+    public string? SharedMemoryUnavailable { get; private set; }
+
+    /// <summary>The shared-memory segment's path (its name is removed once every rank has mapped it); null on the ring.</summary>
+    internal string? SharedMemorySegmentPath => _shm?.Path;
+
+    /// <summary>How this group all-reduces, for logs: "shared memory" or "ring (why not shared memory)".</summary>
+    public string AllReducePath => WorldSize == 1 ? "none (one rank)"
+        : _shm is not null ? "shared memory (every rank on this host)"
+        : $"ring ({SharedMemoryUnavailable})";
 
     /// <summary>
     /// Connects this rank to its neighbours, checks that both agree on the group id, world size, ranks, chunk size
@@ -110,8 +130,14 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         }
         try
         {
-            await group.RunCollectiveAsync((sequence, ct) => group._barrier.RunAsync(sequence, ct), cancellationToken)
-                .ConfigureAwait(false);
+            await group.RunCollectiveAsync(async (sequence, ct) =>
+            {
+                await group._barrier.RunAsync(sequence, ct).ConfigureAwait(false);
+                if (group.WorldSize > 1)
+                {
+                    await group.ChooseAllReducePathAsync(sequence, ct).ConfigureAwait(false);
+                }
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -122,15 +148,39 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     }
 
     /// <summary>Reduces <paramref name="buffer"/> across all ranks in place; every rank ends with the same bits.</summary>
-    /// <remarks>All ranks pass buffers of the same length. See <see cref="RingAllReduce"/> for the summation order.</remarks>
+    /// <remarks>All ranks pass buffers of the same length. See <see cref="RingAllReduce"/> for the summation order.
+    /// Through shared memory the collective blocks a thread while it waits, so this runs it on one of its own; the
+    /// training loop calls <see cref="AllReduce"/> instead.</remarks>
     public Task AllReduceAsync(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
+    {
+        CheckAllReduce(buffer, op);
+        if (_shm is not null)
+        {
+            return Task.Factory.StartNew(
+                () => RunSharedMemoryAllReduce(buffer, op, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        return RunCollectiveAsync((sequence, ct) => _allReduce.RunAsync(buffer, op, sequence, ct), cancellationToken);
+    }
+
+    /// <summary><see cref="AllReduceAsync"/> on the calling thread: through shared memory without a thread hop or an allocation.</summary>
+    public void AllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
+    {
+        CheckAllReduce(buffer, op);
+        if (_shm is not null)
+        {
+            RunSharedMemoryAllReduce(buffer, op, cancellationToken);
+            return;
+        }
+        RunCollectiveAsync((sequence, ct) => _allReduce.RunAsync(buffer, op, sequence, ct), cancellationToken).GetAwaiter().GetResult();
+    }
+
+    private static void CheckAllReduce(Memory<float> buffer, ReduceOp op)
     {
         if (!Enum.IsDefined(op))
         {
             throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown reduce operation.");
         }
         ArgumentOutOfRangeException.ThrowIfGreaterThan(buffer.Length, int.MaxValue / sizeof(float), nameof(buffer));
-        return RunCollectiveAsync((sequence, ct) => _allReduce.RunAsync(buffer, op, sequence, ct), cancellationToken);
     }
 
     /// <summary>Copies rank <paramref name="root"/>'s buffer into every other rank's (same length on all ranks).</summary>
@@ -190,6 +240,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         {
             unread.Release();
         }
+        // Unmapped now, or by the collective still waking up from its wait (it saw the failure above).
+        _shm?.Dispose();
         _failed.Dispose();
         _linksDown.Dispose();
     }
@@ -288,6 +340,120 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         }
     }
 
+    /// <summary>
+    /// Part of setup (collective #0): rank 0 creates a shared-memory segment and announces it; every rank maps it or
+    /// says why it cannot; the group all-reduces through it only when every rank could. A rank on another host (or in
+    /// another container's /dev/shm) cannot map it, so such a group keeps the ring.
+    /// </summary>
+    private async Task ChooseAllReducePathAsync(long sequence, CancellationToken cancellationToken)
+    {
+        // Offer: [0] 1 when there is a segment, [1] the path's length in bytes, then the path, then the nonce.
+        var offer = new byte[256];
+        SharedMemoryAllReduce? segment = null;
+        string? refusal = null;
+        try
+        {
+            if (Rank == 0)
+            {
+                if (!_options.SharedMemory)
+                {
+                    refusal = "shared memory is turned off on rank 0";
+                }
+                else
+                {
+                    try
+                    {
+                        segment = SharedMemoryAllReduce.Create(WorldSize, _options.SharedMemorySlotBytes, out var nonce);
+                        int pathBytes = System.Text.Encoding.UTF8.GetBytes(segment.Path, offer.AsSpan(2));
+                        offer[0] = 1;
+                        offer[1] = checked((byte)pathBytes);
+                        nonce.CopyTo(offer.AsSpan(2 + pathBytes));
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or OverflowException)
+                    {
+                        segment?.Dispose();
+                        segment = null;
+                        refusal = $"rank 0 could not create a shared-memory segment: {e.Message}";
+                    }
+                }
+            }
+            await _broadcast.RunAsync(offer, 0, sequence, cancellationToken).ConfigureAwait(false);
+            if (Rank != 0 && offer[0] == 0)
+            {
+                refusal = "rank 0 offered no shared-memory segment (turned off there, or it could not create one)";
+            }
+            else if (Rank != 0)
+            {
+                if (!_options.SharedMemory)
+                {
+                    refusal = $"shared memory is turned off on rank {Rank}";
+                }
+                else
+                {
+                    string path = System.Text.Encoding.UTF8.GetString(offer, 2, offer[1]);
+                    try
+                    {
+                        segment = SharedMemoryAllReduce.Open(path, offer.AsSpan(2 + offer[1], 16), WorldSize, Rank);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        refusal = $"rank {Rank} could not map rank 0's segment, so the ranks do not share one host ({e.Message})";
+                    }
+                }
+            }
+            var refused = new[] { segment is null ? 1f : 0f };
+            await _allReduce.RunAsync(refused, ReduceOp.Sum, sequence, cancellationToken).ConfigureAwait(false);
+            if (refused[0] > 0)
+            {
+                SharedMemoryUnavailable = refusal ?? $"{refused[0]:F0} rank(s) could not map the shared-memory segment";
+                return;
+            }
+            _shm = segment;
+            segment = null;
+        }
+        finally
+        {
+            if (Rank == 0)
+            {
+                // Every rank has mapped it or given up: the name can go, the memory stays while mapped.
+                (segment ?? _shm)?.Unlink();
+            }
+            segment?.Dispose();
+        }
+    }
+
+    /// <summary><see cref="RunCollectiveAsync"/>'s bookkeeping around a shared-memory all-reduce, on the calling thread.</summary>
+    private void RunSharedMemoryAllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken)
+    {
+        long sequence = Enter();
+        bool completed = false;
+        try
+        {
+            Interlocked.Exchange(ref _armedSequence, sequence);
+            using (cancellationToken.Register(static state => ((ProcessGroup)state!).OnCallerCancelled(), this))
+            {
+                _shm!.Run(buffer.Span, op, sequence, _failed.Token, _strayFrame);
+                Interlocked.Exchange(ref _armedSequence, -1);
+            }
+            completed = true;
+        }
+        catch (Exception e)
+        {
+            var translated = Translate(e, sequence, cancellationToken);
+            if (translated is CollectiveException && Volatile.Read(ref _symptom) is { Task.IsCompleted: false } symptom)
+            {
+                // As in RunCollectiveAsync: let a neighbour's report of the cause arrive.
+                symptom.Task.Wait(FaultGrace);
+                translated = FaultFor(e is CollectiveException ? null : e);
+            }
+            throw translated;
+        }
+        finally
+        {
+            Exit(sequence, completed);
+        }
+    }
+
     private long Enter()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -339,7 +505,11 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         if (Volatile.Read(ref _fault) is null)
         {
             // The ranks are out of step after any failure inside a collective, so the group ends either way.
-            if (error is IOException)
+            if (error is RankMismatchException)
+            {
+                Fail(-1, sequence, error.Message, Rank);
+            }
+            else if (error is IOException)
             {
                 Fail(_right!.Rank, sequence, $"sending to rank {_right.Rank} failed ({error.Message})", Rank, symptom: true);
             }
@@ -550,7 +720,8 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
                     }
                 }
                 long active = Interlocked.Read(ref _active);
-                if (active >= 0 && now - Volatile.Read(ref _lastProgress) > _timeoutTicks)
+                long progress = Math.Max(Volatile.Read(ref _lastProgress), _shm?.LastProgress ?? 0);
+                if (active >= 0 && now - progress > _timeoutTicks)
                 {
                     FailStalled(active, now);
                     return;
@@ -568,6 +739,14 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
 
     private void FailStalled(long active, long now)
     {
+        if (_shm?.Laggard() is >= 0 and var laggard)
+        {
+            // Every rank reads every other's arrival in the segment, so each names the same rank.
+            Fail(laggard, active, laggard == Rank
+                ? $"collective #{active} made no progress for {Seconds(_options.Timeout)} on rank {Rank} itself"
+                : $"rank {laggard} did not reach collective #{active} within {Seconds(_options.Timeout)}", Rank);
+            return;
+        }
         int blocker = Blocker(active, now, forHeartbeat: false);
         var left = _left!;
         var status = left.Status;
@@ -598,6 +777,10 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         if (active < 0 || _left is null)
         {
             return -1;
+        }
+        if (_shm?.Laggard() is >= 0 and var laggard && laggard != Rank)
+        {
+            return laggard;
         }
         var status = _left.Status;
         // The neighbour's own report comes first, even when it has been quiet for a few heartbeats: on an

@@ -32,6 +32,20 @@ public sealed class ProcessGroupOptions
     /// <summary>Bytes per message of a collective; a multiple of 4 (whole floats), the same on every rank.</summary>
     public int ChunkBytes { get; init; } = DefaultChunkBytes;
 
+    /// <summary>
+    /// Whether this rank offers to all-reduce through shared memory (<see cref="SharedMemoryAllReduce"/>). The group
+    /// does so only when every rank offers and maps rank 0's segment, i.e. all run on one host with one /dev/shm;
+    /// otherwise it uses the ring. On by default unless the environment sets <see cref="SharedMemorySwitch"/> to
+    /// <c>off</c> (as NCCL_SHM_DISABLE does for NCCL). Broadcasts and barriers always take the ring.
+    /// </summary>
+    public bool SharedMemory { get; init; } = !string.Equals(Environment.GetEnvironmentVariable(SharedMemorySwitch), "off", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The environment variable that turns the shared-memory path off for every group of a process: <c>off</c>.</summary>
+    public const string SharedMemorySwitch = "ORCHESTRATOR_COLLECTIVE_SHM";
+
+    /// <summary>Bytes of one rank's shared-memory slot (rank 0's value counts); longer buffers go in pieces.</summary>
+    public int SharedMemorySlotBytes { get; init; } = SharedMemoryAllReduce.DefaultSlotBytes;
+
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
     {
@@ -53,6 +67,11 @@ public sealed class ProcessGroupOptions
         {
             throw new ArgumentOutOfRangeException(
                 nameof(ChunkBytes), ChunkBytes, $"Chunks hold whole floats and at most {GrpcTransport.MaxChunkBytes} bytes.");
+        }
+        if (SharedMemorySlotBytes < 64 || SharedMemorySlotBytes % 64 != 0)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(SharedMemorySlotBytes), SharedMemorySlotBytes, "Shared-memory slots are a positive multiple of 64 bytes.");
         }
     }
 }

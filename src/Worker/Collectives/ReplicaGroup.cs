@@ -151,7 +151,7 @@ public sealed class ReplicaGroup
             var leader = _slots[0].Floats.Span;
             CheckLengths(s => s.Floats.Length, "all-reduce");
             for (int i = 1; i < _devices; i++) Add(leader, _slots[i].Floats.Span);
-            _outer?.AllReduceAsync(_slots[0].Floats, ReduceOp.Sum).GetAwaiter().GetResult();
+            _outer?.AllReduce(_slots[0].Floats, ReduceOp.Sum);
             if (op == ReduceOp.Average && WorldSize > 1)
             {
                 float divisor = WorldSize;
@@ -225,6 +225,9 @@ public sealed class ReplicaGroup
             group.AllReduceCore(local, buffer, op, cancellationToken);
             return Task.CompletedTask;
         }
+
+        public void AllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default) =>
+            group.AllReduceCore(local, buffer, op, cancellationToken);
 
         public Task BroadcastAsync(Memory<byte> buffer, int root, CancellationToken cancellationToken = default)
         {

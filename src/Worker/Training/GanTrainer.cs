@@ -129,7 +129,7 @@ public sealed class GanTrainer : IDisposable
         group.BroadcastAsync(rootHash.AsMemory(), root: 0).GetAwaiter().GetResult();
         bool same = rootHash.AsSpan().SequenceEqual(mine);
         var differing = new[] { same ? 0f : 1f };
-        group.AllReduceAsync(differing.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        group.AllReduce(differing.AsMemory(), ReduceOp.Sum);
         if (differing[0] > 0)
             throw new InvalidOperationException(
                 $"{differing[0]:F0} rank(s) have model shapes or gradient bucket layouts that differ from rank 0's" +
@@ -157,7 +157,7 @@ public sealed class GanTrainer : IDisposable
         _group.BroadcastAsync(root.AsMemory(), root: 0).GetAwaiter().GetResult();
         // Every rank learns whether any rank drifted, so all of them stop, not only the one that differs.
         var drifted = new[] { root.AsSpan().SequenceEqual(mine) ? 0f : 1f };
-        _group.AllReduceAsync(drifted.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        _group.AllReduce(drifted.AsMemory(), ReduceOp.Sum);
         if (drifted[0] > 0)
             throw new InvalidOperationException(
                 $"replica drift at step {Step}: {drifted[0]:F0} rank(s) hold parameters that differ from rank 0's" +

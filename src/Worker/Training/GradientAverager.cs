@@ -189,7 +189,7 @@ public sealed class GradientAverager : IDisposable
     /// <summary>Buckets go one after another, every rank in the same order.</summary>
     private void ReduceAll()
     {
-        foreach (var buffer in _buffers) _group.AllReduceAsync(buffer.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+        foreach (var buffer in _buffers) _group.AllReduce(buffer.AsMemory(), ReduceOp.Average);
     }
 
     private void CopyIn()
@@ -251,7 +251,7 @@ public sealed class GradientAverager : IDisposable
             if (buffer.dtype != ScalarType.Float32) continue;
             var values = new float[buffer.numel()];
             TensorBytes.CopyTo(buffer, MemoryMarshal.AsBytes(values.AsSpan()));
-            group.AllReduceAsync(values.AsMemory(), ReduceOp.Average).GetAwaiter().GetResult();
+            group.AllReduce(values.AsMemory(), ReduceOp.Average);
             TensorBytes.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()), buffer);
         }
     }

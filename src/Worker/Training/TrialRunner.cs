@@ -136,7 +136,7 @@ public sealed class TrialRunner(TrialSpec spec, RunDirectory run, ITrialObserver
         var root = new float[] { trainer.Step };
         communicator.BroadcastAsync(root.AsMemory(), root: 0).GetAwaiter().GetResult();
         var differing = new[] { root[0] == trainer.Step ? 0f : 1f };
-        communicator.AllReduceAsync(differing.AsMemory(), ReduceOp.Sum).GetAwaiter().GetResult();
+        communicator.AllReduce(differing.AsMemory(), ReduceOp.Sum);
         if (differing[0] > 0)
             throw new InvalidOperationException(
                 $"{differing[0]:F0} rank(s) resumed from a different step than rank 0 (step {root[0]:F0}); rank {communicator.Rank} is at step {trainer.Step}. " +

@@ -7,7 +7,7 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
     public static TheoryData<TransportKind, int> Worlds()
     {
         var data = new TheoryData<TransportKind, int>();
-        foreach (var kind in new[] { TransportKind.InMemory, TransportKind.Grpc, TransportKind.Tcp })
+        foreach (var kind in new[] { TransportKind.InMemory, TransportKind.Grpc, TransportKind.Tcp, TransportKind.SharedMemory })
         {
             for (int world = 1; world <= 5; world++)
             {
@@ -52,6 +52,8 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
                 }
             }
             Assert.All(groups, g => Assert.Equal(collectives, g.Sequence));
+            // The shared-memory kind takes that path (and gives the ring's bits); every other kind stays on the ring.
+            Assert.All(groups, g => Assert.Equal(kind == TransportKind.SharedMemory && world > 1, g.UsesSharedMemory));
         }
         finally
         {
@@ -63,6 +65,7 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task All_reduce_of_a_buffer_spanning_several_default_chunks_matches_the_reference(TransportKind kind)
     {
         const int World = 3;
@@ -93,6 +96,7 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task All_reduce_on_a_slice_changes_only_the_slice(TransportKind kind)
     {
         const int World = 4;
@@ -112,6 +116,74 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
                 Assert.Equal(Enumerable.Repeat(-1f, 13), array[..13]);
                 Assert.Equal(Bits(expected), Bits(array[13..114]));
                 Assert.Equal(Enumerable.Repeat(-2f, 9), array[114..]);
+            }
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+        }
+    }
+
+    public static TheoryData<int> SharedMemoryWorlds() => new() { 2, 3, 4, 5 };
+
+    [Theory]
+    [MemberData(nameof(SharedMemoryWorlds))]
+    public async Task Shared_memory_all_reduce_in_many_pieces_equals_the_ring_order_reference_bit_for_bit(int world)
+    {
+        // 64-byte slots: every buffer longer than 16 floats goes in pieces whose edges fall inside segments, and the
+        // two sets of slots alternate dozens of times.
+        await using var cluster = await transports.ClusterAsync(TransportKind.SharedMemory, world);
+        string groupId = Cluster.NewGroupId();
+        var groups = await cluster.FormAsync(rank => new ProcessGroupOptions
+        {
+            GroupId = groupId, Rank = rank, WorldSize = world, Endpoints = cluster.Endpoints, SharedMemory = true, SharedMemorySlotBytes = 64,
+        });
+        try
+        {
+            Assert.All(groups, g => Assert.True(g.UsesSharedMemory, g.AllReducePath));
+            int seed = 31 * world;
+            foreach (int length in new[] { 0, 1, 15, 16, 17, 1000, 1003 })
+            {
+                foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Average })
+                {
+                    var inputs = RingReference.Inputs(world, length, seed++);
+                    var buffers = inputs.Select(input => input.ToArray()).ToArray();
+
+                    await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], op))).WaitAsync(Cluster.HangGuard);
+
+                    var expected = RingReference.AllReduce(inputs, op);
+                    Assert.All(buffers, buffer => Assert.Equal(Bits(expected), Bits(buffer)));
+                }
+            }
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task Shared_memory_all_reduce_of_buffers_longer_than_a_slot_matches_the_reference_on_threads_of_their_own(int world)
+    {
+        // 12 MB per rank: three pieces of the default 4 MiB slots. Two ranks sum every piece whole; four sum it by
+        // segment in place and meet twice. Each rank calls the blocking AllReduce from its own thread, as training does.
+        const int Length = 3_000_001;
+        await using var cluster = await transports.ClusterAsync(TransportKind.SharedMemory, world);
+        var groups = await cluster.FormAsync();
+        try
+        {
+            var inputs = RingReference.Inputs(world, Length, seed: 11);
+            var buffers = inputs.Select(input => input.ToArray()).ToArray();
+            var threads = groups.Select((g, rank) => new Thread(() => g.AllReduce(buffers[rank], ReduceOp.Average))).ToArray();
+            foreach (var thread in threads) thread.Start();
+            foreach (var thread in threads) Assert.True(thread.Join(Cluster.HangGuard), "a rank's all-reduce did not return");
+
+            var expected = RingReference.AllReduce(inputs, ReduceOp.Average);
+            foreach (var buffer in buffers)
+            {
+                Assert.True(Bits(expected).SequenceEqual(Bits(buffer)), "a rank's result differs from the ring-order reference");
             }
         }
         finally

@@ -8,6 +8,7 @@ public sealed class BroadcastAndBarrierTests(TransportsFixture transports) : ICl
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Broadcast_copies_the_roots_bytes_to_every_rank_from_every_root(TransportKind kind)
     {
         const int World = 4;
@@ -67,6 +68,7 @@ public sealed class BroadcastAndBarrierTests(TransportsFixture transports) : ICl
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Barrier_releases_no_rank_before_the_last_one_enters(TransportKind kind)
     {
         const int World = 4;
@@ -91,6 +93,7 @@ public sealed class BroadcastAndBarrierTests(TransportsFixture transports) : ICl
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Collectives_take_consecutive_sequence_numbers_on_every_rank(TransportKind kind)
     {
         const int World = 3;

@@ -10,11 +10,15 @@ public sealed class Cluster : IAsyncDisposable
 
     private readonly bool _owned;
 
-    private Cluster(IReadOnlyList<ICollectiveTransport> transports, bool owned)
+    private Cluster(IReadOnlyList<ICollectiveTransport> transports, bool owned, bool sharedMemory = false)
     {
         Transports = transports;
         _owned = owned;
+        SharedMemory = sharedMemory;
     }
+
+    /// <summary>Whether the groups formed here all-reduce through shared memory; otherwise around the ring, whatever the environment says.</summary>
+    public bool SharedMemory { get; }
 
     public IReadOnlyList<ICollectiveTransport> Transports { get; }
 
@@ -40,9 +44,16 @@ public sealed class Cluster : IAsyncDisposable
         return new Cluster(transports, owned: true);
     }
 
+    /// <summary>TCP transports whose groups all-reduce through shared memory.</summary>
+    public static async Task<Cluster> SharedMemoryAsync(int worldSize)
+    {
+        var transports = await Task.WhenAll(Enumerable.Range(0, worldSize).Select(_ => TcpTransport.StartAsync("127.0.0.1", 0)));
+        return new Cluster(transports, owned: true, sharedMemory: true);
+    }
+
     /// <summary>The first ranks of long-lived transports; disposing the cluster leaves them running.</summary>
-    public static Cluster Borrow(IReadOnlyList<ICollectiveTransport> transports, int worldSize) =>
-        new(transports.Take(worldSize).ToArray(), owned: false);
+    public static Cluster Borrow(IReadOnlyList<ICollectiveTransport> transports, int worldSize, bool sharedMemory = false) =>
+        new(transports.Take(worldSize).ToArray(), owned: false, sharedMemory);
 
     public ProcessGroupOptions Options(
         int rank,
@@ -58,6 +69,7 @@ public sealed class Cluster : IAsyncDisposable
             ChunkBytes = chunkBytes,
             Timeout = timeout ?? TimeSpan.FromSeconds(20),
             LayoutFingerprint = fingerprint,
+            SharedMemory = SharedMemory,
         };
 
     /// <summary>Forms a group on every rank at once; <paramref name="options"/> defaults to <see cref="Options"/>.</summary>
@@ -95,6 +107,7 @@ public sealed class Cluster : IAsyncDisposable
         TransportKind.InMemory => InMemory(worldSize),
         TransportKind.Grpc => await GrpcAsync(worldSize),
         TransportKind.Tcp => await TcpAsync(worldSize),
+        TransportKind.SharedMemory => await SharedMemoryAsync(worldSize),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

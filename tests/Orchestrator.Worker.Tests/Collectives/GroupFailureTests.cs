@@ -18,6 +18,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task A_peer_whose_transport_dies_mid_collective_fails_every_other_rank_naming_it(TransportKind kind)
     {
         const int World = 4;
@@ -46,6 +47,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task A_peer_that_never_enters_the_collective_fails_every_other_rank_naming_it(TransportKind kind)
     {
         const int World = 4;
@@ -77,6 +79,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task A_peer_that_leaves_the_group_mid_collective_fails_every_other_rank_naming_it(TransportKind kind)
     {
         const int World = 3;
@@ -102,6 +105,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Ranks_that_leave_right_after_their_last_collective_let_the_others_finish_it(TransportKind kind)
     {
         const int World = 4;
@@ -130,6 +134,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Cancelling_a_collective_on_one_rank_fails_the_others_naming_that_rank(TransportKind kind)
     {
         const int World = 3;
@@ -158,6 +163,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Ranks_calling_different_collectives_fail_naming_both(TransportKind kind)
     {
         const int World = 3;
@@ -190,6 +196,7 @@ public sealed class GroupFailureTests
     [InlineData(TransportKind.InMemory)]
     [InlineData(TransportKind.Grpc)]
     [InlineData(TransportKind.Tcp)]
+    [InlineData(TransportKind.SharedMemory)]
     public async Task Ranks_passing_buffers_of_different_lengths_fail_naming_both_lengths(TransportKind kind)
     {
         const int World = 2;

@@ -33,6 +33,7 @@ public sealed class TransportsFixture : IAsyncLifetime
         TransportKind.InMemory => Cluster.InMemory(worldSize),
         TransportKind.Grpc => Cluster.Borrow(Grpc, worldSize),
         TransportKind.Tcp => Cluster.Borrow(Tcp, worldSize),
+        TransportKind.SharedMemory => Cluster.Borrow(Tcp, worldSize, sharedMemory: true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     });
 }
