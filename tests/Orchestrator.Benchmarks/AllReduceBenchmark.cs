@@ -19,14 +19,16 @@ namespace Orchestrator.Benchmarks;
 /// its slowest rank's; figures are medians over rounds, as nccl-tests defines them: algbw = bytes / time,
 /// busbw = algbw x 2(n-1)/n, ring_efficiency = the ring's busbw / the raw sockets' busbw.
 /// Latency: a 4-byte all-reduce repeated back to back, the median over iterations of the slowest rank's time.
+/// A fourth method runs beside them: the same processes all-reducing through shared memory (what a group whose ranks
+/// share a host does by default; the ring figures are measured with it turned off).
 /// </summary>
 public static class AllReduceBenchmark
 {
-    private static string[] Methods = ["tcp", "grpc", "raw"];
+    private static string[] Methods = ["tcp", "grpc", "raw", "shm"];
 
     public static int Run(string[] args)
     {
-        // --methods tcp,raw: a subset, for profiling one of them; the figures need all three.
+        // --methods tcp,raw: a subset, for profiling one of them; the figures need all four.
         int methods = Array.IndexOf(args, "--methods");
         if (methods >= 0 && methods + 1 < args.Length)
         {
@@ -60,7 +62,7 @@ public static class AllReduceBenchmark
             verified &= results.All(r => r.Verified);
             double factor = 2.0 * (ranks - 1) / ranks;
             Console.WriteLine($"{ranks} processes:");
-            if (Methods.Length < 3)
+            if (Methods.Length < 4)
             {
                 for (int s = 0; s < sizesMb.Length; s++)
                 {
@@ -94,12 +96,15 @@ public static class AllReduceBenchmark
                 // The same ratio round by round (each round's three runs are side by side), then its median.
                 point["ring_efficiency_round_median"] = Math.Round(Median(RoundRatios(results, s, "tcp")), 4);
                 point["cpu_ratio_raw_to_tcp"] = Math.Round((double)point["raw_cpu_ms"] / (double)point["tcp_cpu_ms"], 4);
+                // Shared memory against the ring over TCP, same bytes, same processes.
+                point["shm_speedup_vs_tcp_ring"] = Math.Round(busbw["shm"] / busbw["tcp"], 3);
                 points.Add(point);
                 Console.WriteLine($"  {sizesMb[s],4} MB: ring/TCP {point["tcp_ms"],9} ms busbw {point["tcp_busbw_gbps"],7} GB/s | " +
                     $"ring/gRPC {point["grpc_ms"],9} ms busbw {point["grpc_busbw_gbps"],7} GB/s | " +
                     $"raw {point["raw_ms"],9} ms busbw {point["raw_busbw_gbps"],7} GB/s | " +
                     $"efficiency TCP {point["ring_efficiency"]} (per-round median {point["ring_efficiency_round_median"]}), gRPC {point["ring_efficiency_grpc"]} | " +
-                    $"CPU ms (all ranks) TCP {point["tcp_cpu_ms"]}, gRPC {point["grpc_cpu_ms"]}, raw {point["raw_cpu_ms"]}");
+                    $"CPU ms (all ranks) TCP {point["tcp_cpu_ms"]}, gRPC {point["grpc_cpu_ms"]}, raw {point["raw_cpu_ms"]} | " +
+                    $"shared memory {point["shm_ms"]} ms busbw {point["shm_busbw_gbps"]} GB/s ({point["shm_speedup_vs_tcp_ring"]}x the TCP ring), CPU {point["shm_cpu_ms"]} ms");
                 if (ranks == 4 && sizesMb[s] == 64)
                 {
                     figures["ring_efficiency"] = point["ring_efficiency"];
@@ -108,6 +113,9 @@ public static class AllReduceBenchmark
                     figures["ring_algbw_gbps"] = point["tcp_algbw_gbps"];
                     figures["ring_busbw_gbps"] = point["tcp_busbw_gbps"];
                     figures["socket_busbw_gbps"] = point["raw_busbw_gbps"];
+                    figures["shm_algbw_gbps"] = point["shm_algbw_gbps"];
+                    figures["shm_busbw_gbps"] = point["shm_busbw_gbps"];
+                    figures["shm_speedup_vs_tcp_ring"] = point["shm_speedup_vs_tcp_ring"];
                     allocated = results.Max(r => r.TcpAllocatedBytesPerCall);
                 }
             }
@@ -121,7 +129,7 @@ public static class AllReduceBenchmark
                 }
             }
             Console.WriteLine($"  4-byte all-reduce latency (median): ring/TCP {latencies[$"{ranks}p_tcp"]} us, " +
-                $"ring/gRPC {latencies[$"{ranks}p_grpc"]} us, raw 2(n-1) hops {latencies[$"{ranks}p_raw"]} us");
+                $"ring/gRPC {latencies[$"{ranks}p_grpc"]} us, raw 2(n-1) hops {latencies[$"{ranks}p_raw"]} us, shared memory {latencies[$"{ranks}p_shm"]} us");
         }
         Console.WriteLine($"  results verified on every rank: {verified}");
         figures["tcp_ring_allocated_bytes_per_call"] = Math.Round(allocated);
@@ -217,6 +225,12 @@ public static class AllReduceBenchmark
 
         await using var grpcGroup = await ProcessGroup.CreateAsync(grpc, GroupOptions(groupId + "-grpc", rank, ranks, endpoints[0], chunkBytes));
         await using var tcpGroup = await ProcessGroup.CreateAsync(tcp, GroupOptions(groupId + "-tcp", rank, ranks, endpoints[1], chunkBytes));
+        // The same TCP transport hosts a second group that all-reduces through shared memory.
+        await using var shmGroup = await ProcessGroup.CreateAsync(tcp, GroupOptions(groupId + "-shm", rank, ranks, endpoints[1], chunkBytes, sharedMemory: true));
+        if (!shmGroup.UsesSharedMemory)
+        {
+            throw new InvalidOperationException($"the shared-memory group all-reduces by {shmGroup.AllReducePath}");
+        }
         using var raw = await TcpRing.ConnectAsync(listener, endpoints[2].Split(',')[(rank + 1) % ranks], rank, ranks, chunkBytes);
 
         int largest = sizesMb.Max() * 1024 * 1024 / sizeof(float);
@@ -257,6 +271,10 @@ public static class AllReduceBenchmark
                             break;
                         case "grpc":
                             await grpcGroup.AllReduceAsync(buffer.AsMemory(0, count), ReduceOp.Average);
+                            break;
+                        case "shm":
+                            // Blocking, on this thread, as training calls it.
+                            shmGroup.AllReduce(buffer.AsMemory(0, count), ReduceOp.Average);
                             break;
                         default:
                             await raw.MoveAsync(rawBytes.AsMemory(0, count * sizeof(float)));
@@ -302,6 +320,9 @@ public static class AllReduceBenchmark
                     case "grpc":
                         await grpcGroup.AllReduceAsync(one, ReduceOp.Average);
                         break;
+                    case "shm":
+                        shmGroup.AllReduce(one, ReduceOp.Average);
+                        break;
                     default:
                         await raw.HopsAsync(2 * (ranks - 1));
                         break;
@@ -316,13 +337,14 @@ public static class AllReduceBenchmark
 
         await tcpGroup.AllReduceAsync(buffer, ReduceOp.Average);
         await grpcGroup.AllReduceAsync(buffer, ReduceOp.Average);
+        shmGroup.AllReduce(buffer, ReduceOp.Average);
         await tcpGroup.AllReduceAsync(one, ReduceOp.Average);
         bool verified = Verify(buffer, ranks) && one[0] == (ranks + 1) / 2f;
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(new RankResult(rank, [.. ms], [.. cpuMs], latency, allocatedPerCall, verified)));
         return verified ? 0 : 1;
     }
 
-    private static ProcessGroupOptions GroupOptions(string groupId, int rank, int ranks, string endpoints, int chunkBytes) => new()
+    private static ProcessGroupOptions GroupOptions(string groupId, int rank, int ranks, string endpoints, int chunkBytes, bool sharedMemory = false) => new()
     {
         GroupId = groupId,
         Rank = rank,
@@ -330,6 +352,8 @@ public static class AllReduceBenchmark
         Endpoints = endpoints.Split(','),
         ChunkBytes = chunkBytes,
         Timeout = TimeSpan.FromSeconds(60),
+        // The ring's figures are the ring's: on one host a group would otherwise all-reduce through shared memory.
+        SharedMemory = sharedMemory,
     };
 
     private static int Port(ICollectiveTransport transport) => IPEndPoint.Parse(transport.Endpoint).Port;

@@ -14,7 +14,7 @@ namespace Orchestrator.Worker.Collectives;
 /// heartbeat interval) with a <see cref="CollectiveException"/> naming the rank held responsible; the group cannot
 /// be used after that: form a new one with a new group id.
 /// </remarks>
-public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicator, IChunkPlacementHost
+public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicator, ISplitAllReduce, IChunkPlacementHost
 {
     // Farewells (abort, goodbye) go out before links close; a peer too slow to take them is not waited for.
     private static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(1);
@@ -38,6 +38,9 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     private readonly RingBarrier _barrier;
     private readonly Func<string?> _strayFrame;
     private SharedMemoryAllReduce? _shm;
+    // The split all-reduce between BeginAllReduce and EndAllReduce (one at a time, like every collective).
+    private SplitCall _split;
+    private bool _splitting;
     private readonly TimeSpan _heartbeatInterval;
     private readonly long _timeoutTicks;
     private readonly long _quietTicks;
@@ -422,6 +425,74 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         }
     }
 
+    /// <summary>Through shared memory, when the buffer fits one slot: the others read it straight from there.</summary>
+    public bool CanSplitAllReduce(int length) => _shm is not null && _shm.FitsOnePiece(length);
+
+    /// <summary>Publishes this rank's buffer to the others (no wait); <see cref="EndAllReduce"/> finishes the collective.</summary>
+    /// <exception cref="InvalidOperationException">The group cannot split an all-reduce of this length (<see cref="CanSplitAllReduce"/>).</exception>
+    public void BeginAllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
+    {
+        CheckAllReduce(buffer, op);
+        if (!CanSplitAllReduce(buffer.Length))
+        {
+            throw new InvalidOperationException(
+                $"This group cannot split an all-reduce of {buffer.Length} floats ({AllReducePath}); call AllReduce instead.");
+        }
+        long sequence = Enter();
+        try
+        {
+            Interlocked.Exchange(ref _armedSequence, sequence);
+            var registration = cancellationToken.Register(static state => ((ProcessGroup)state!).OnCallerCancelled(), this);
+            _split = new SplitCall(buffer, op, sequence, cancellationToken, registration);
+            _splitting = true;
+            _shm!.Begin(buffer.Span, op, sequence);
+        }
+        catch (Exception e)
+        {
+            if (_splitting)
+            {
+                _split.Registration.Dispose();
+            }
+            _splitting = false;
+            _split = default;
+            Exit(sequence, completed: false);
+            throw Settle(e, sequence, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public void EndAllReduce()
+    {
+        if (!_splitting)
+        {
+            throw new InvalidOperationException("EndAllReduce called without BeginAllReduce.");
+        }
+        var call = _split;
+        _split = default;
+        _splitting = false;
+        bool completed = false;
+        try
+        {
+            using (call.Registration)
+            {
+                _shm!.End(call.Buffer.Span, call.Op, call.Sequence, _failed.Token, _strayFrame);
+                Interlocked.Exchange(ref _armedSequence, -1);
+            }
+            completed = true;
+        }
+        catch (Exception e)
+        {
+            throw Settle(e, call.Sequence, call.CancellationToken);
+        }
+        finally
+        {
+            Exit(call.Sequence, completed);
+        }
+    }
+
+    private readonly record struct SplitCall(Memory<float> Buffer, ReduceOp Op, long Sequence, CancellationToken CancellationToken,
+        CancellationTokenRegistration Registration);
+
     /// <summary><see cref="RunCollectiveAsync"/>'s bookkeeping around a shared-memory all-reduce, on the calling thread.</summary>
     private void RunSharedMemoryAllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken)
     {
@@ -439,19 +510,24 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
         }
         catch (Exception e)
         {
-            var translated = Translate(e, sequence, cancellationToken);
-            if (translated is CollectiveException && Volatile.Read(ref _symptom) is { Task.IsCompleted: false } symptom)
-            {
-                // As in RunCollectiveAsync: let a neighbour's report of the cause arrive.
-                symptom.Task.Wait(FaultGrace);
-                translated = FaultFor(e is CollectiveException ? null : e);
-            }
-            throw translated;
+            throw Settle(e, sequence, cancellationToken);
         }
         finally
         {
             Exit(sequence, completed);
         }
+    }
+
+    /// <summary>The error a failed blocking collective throws; as in <see cref="RunCollectiveAsync"/>, a symptom waits briefly for its cause.</summary>
+    private Exception Settle(Exception error, long sequence, CancellationToken cancellationToken)
+    {
+        var translated = Translate(error, sequence, cancellationToken);
+        if (translated is CollectiveException && Volatile.Read(ref _symptom) is { Task.IsCompleted: false } symptom)
+        {
+            symptom.Task.Wait(FaultGrace);
+            translated = FaultFor(error is CollectiveException ? null : error);
+        }
+        return translated;
     }
 
     private long Enter()

@@ -214,8 +214,22 @@ public sealed class ReplicaGroup
         for (; i < destination.Length; i++) destination[i] += source[i];
     }
 
-    private sealed class Replica(ReplicaGroup group, int local) : ICommunicator
+    private sealed class Replica(ReplicaGroup group, int local) : ICommunicator, ISplitAllReduce
     {
+        // One replica per process has no local rendezvous: it splits whatever its process group can (the result is
+        // the same: the group's mean, summed in the ring's order, divided once).
+        public bool CanSplitAllReduce(int length) => group._devices == 1 && group._outer is { } outer && outer.CanSplitAllReduce(length);
+
+        public void BeginAllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
+        {
+            if (!CanSplitAllReduce(buffer.Length))
+                throw new InvalidOperationException($"Replica {Rank} cannot split an all-reduce of {buffer.Length} floats; call AllReduce instead.");
+            group.ThrowIfFaulted();
+            group._outer!.BeginAllReduce(buffer, op, cancellationToken);
+        }
+
+        public void EndAllReduce() => group._outer!.EndAllReduce();
+
         public int Rank => group.GlobalRank(local);
 
         public int WorldSize => group.WorldSize;

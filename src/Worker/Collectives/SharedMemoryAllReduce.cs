@@ -213,61 +213,113 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
 
     private void RunPieces(Span<float> buffer, ReduceOp op, long sequence, CancellationToken fault, Func<string?>? stray)
     {
-        int n = _worldSize;
-        int length = buffer.Length;
-        var layout = new RingLayout(length, n, 1);
-        // At least one piece: ranks that disagree on the length meet and find out even when one of them passes nothing.
-        int pieces = Math.Max(1, (int)(((long)length + _slotFloats - 1) / _slotFloats));
+        int pieces = Pieces(buffer.Length);
         for (int piece = 0; piece < pieces; piece++)
         {
-            long k = ++_pieces;
-            int set = (int)(k & 1);
-            int start = piece * _slotFloats;
-            int count = Math.Min(_slotFloats, length - start);
-            buffer.Slice(start, count).CopyTo(Slot(set, _rank));
-            var meta = Meta(_rank, set);
-            meta->Sequence = sequence;
-            meta->Length = length;
-            meta->Piece = piece;
-            meta->Op = (int)op;
-            Publish(Arrived(_rank), k);
+            PublishPiece(buffer, op, sequence, piece);
+            CompletePiece(buffer, op, sequence, piece, fault, stray);
+        }
+    }
+
+    /// <summary>Whether an all-reduce of <paramref name="length"/> floats is one piece, so <see cref="Begin"/> can publish all of it.</summary>
+    public bool FitsOnePiece(int length) => length <= _slotFloats;
+
+    /// <summary>
+    /// The first half of a one-piece all-reduce: copies this rank's buffer into its slot and tells the others. Never
+    /// waits; the caller computes something else, then calls <see cref="End"/> with the same arguments.
+    /// </summary>
+    public void Begin(ReadOnlySpan<float> buffer, ReduceOp op, long sequence)
+    {
+        Debug.Assert(FitsOnePiece(buffer.Length));
+        Interlocked.Increment(ref _users);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            PublishPiece(buffer, op, sequence, 0);
+        }
+        catch
+        {
+            Leave();
+            throw;
+        }
+    }
+
+    /// <summary>The second half: waits until every rank has published and writes the result into <paramref name="buffer"/>.</summary>
+    public void End(Span<float> buffer, ReduceOp op, long sequence, CancellationToken fault, Func<string?>? stray = null)
+    {
+        try
+        {
+            CompletePiece(buffer, op, sequence, 0, fault, stray);
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    // At least one piece: ranks that disagree on the length meet and find out even when one of them passes nothing.
+    private int Pieces(int length) => Math.Max(1, (int)(((long)length + _slotFloats - 1) / _slotFloats));
+
+    private void PublishPiece(ReadOnlySpan<float> buffer, ReduceOp op, long sequence, int piece)
+    {
+        long k = ++_pieces;
+        int set = (int)(k & 1);
+        int start = piece * _slotFloats;
+        int count = Math.Min(_slotFloats, buffer.Length - start);
+        buffer.Slice(start, count).CopyTo(Slot(set, _rank));
+        var meta = Meta(_rank, set);
+        meta->Sequence = sequence;
+        meta->Length = buffer.Length;
+        meta->Piece = piece;
+        meta->Op = (int)op;
+        Publish(Arrived(_rank), k);
+    }
+
+    private void CompletePiece(Span<float> buffer, ReduceOp op, long sequence, int piece, CancellationToken fault, Func<string?>? stray)
+    {
+        int n = _worldSize;
+        int length = buffer.Length;
+        long k = _pieces;
+        int set = (int)(k & 1);
+        int start = piece * _slotFloats;
+        int count = Math.Min(_slotFloats, length - start);
+        for (int r = 0; r < n; r++)
+        {
+            if (r == _rank) continue;
+            WaitFor(Arrived(r), k, fault, stray, sequence, op, length);
+            var theirs = Meta(r, set);
+            if (theirs->Sequence != sequence || theirs->Length != length || theirs->Piece != piece || theirs->Op != (int)op)
+                throw new RankMismatchException(
+                    $"rank {r} entered collective #{theirs->Sequence} ({Describe((ReduceOp)theirs->Op, theirs->Length)}) where rank {_rank} " +
+                    $"entered collective #{sequence} ({Describe(op, length)}): the ranks called different collectives or passed buffers of different lengths");
+        }
+        Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        var layout = new RingLayout(length, n, 1);
+        if (n > 2 && count > TwoPhaseMinimum)
+        {
+            // Own segment, in place in this rank's slot (the others read only their own segments of it).
+            var (offset, segmentCount) = Overlap(layout.Segment(_rank), start, count);
+            if (segmentCount > 0) Sum(Slot(set, _rank).Slice(offset - start, segmentCount), inPlace: true, set, _rank, offset - start, op);
+            Publish(Reduced(_rank), k);
             for (int r = 0; r < n; r++)
             {
-                if (r == _rank) continue;
-                WaitFor(Arrived(r), k, fault, stray, sequence, op, length);
-                var theirs = Meta(r, set);
-                if (theirs->Sequence != sequence || theirs->Length != length || theirs->Piece != piece || theirs->Op != (int)op)
-                    throw new RankMismatchException(
-                        $"rank {r} entered collective #{theirs->Sequence} ({Describe((ReduceOp)theirs->Op, theirs->Length)}) where rank {_rank} " +
-                        $"entered collective #{sequence} ({Describe(op, length)}): the ranks called different collectives or passed buffers of different lengths");
+                if (r != _rank) WaitFor(Reduced(r), k, fault, stray, sequence, op, length);
             }
-            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
-            if (n > 2 && count > TwoPhaseMinimum)
+            for (int s = 0; s < n; s++)
             {
-                // Own segment, in place in this rank's slot (the others read only their own segments of it).
-                var (offset, segmentCount) = Overlap(layout.Segment(_rank), start, count);
-                if (segmentCount > 0) Sum(Slot(set, _rank).Slice(offset - start, segmentCount), inPlace: true, set, _rank, offset - start, op);
-                Publish(Reduced(_rank), k);
-                for (int r = 0; r < n; r++)
-                {
-                    if (r != _rank) WaitFor(Reduced(r), k, fault, stray, sequence, op, length);
-                }
-                for (int s = 0; s < n; s++)
-                {
-                    (offset, segmentCount) = Overlap(layout.Segment(s), start, count);
-                    if (segmentCount > 0) Slot(set, s).Slice(offset - start, segmentCount).CopyTo(buffer.Slice(offset, segmentCount));
-                }
+                (offset, segmentCount) = Overlap(layout.Segment(s), start, count);
+                if (segmentCount > 0) Slot(set, s).Slice(offset - start, segmentCount).CopyTo(buffer.Slice(offset, segmentCount));
             }
-            else
-            {
-                for (int s = 0; s < n; s++)
-                {
-                    var (offset, segmentCount) = Overlap(layout.Segment(s), start, count);
-                    if (segmentCount > 0) Sum(buffer.Slice(offset, segmentCount), inPlace: false, set, s, offset - start, op);
-                }
-            }
-            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
         }
+        else
+        {
+            for (int s = 0; s < n; s++)
+            {
+                var (offset, segmentCount) = Overlap(layout.Segment(s), start, count);
+                if (segmentCount > 0) Sum(buffer.Slice(offset, segmentCount), inPlace: false, set, s, offset - start, op);
+            }
+        }
+        Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
     }
 
     /// <summary>The lowest rank that has not yet published its part of the piece in flight (in the second meeting of

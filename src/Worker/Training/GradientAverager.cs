@@ -32,6 +32,8 @@ public sealed class GradientAverager : IDisposable
     private Thread? _communication;
     private ExceptionDispatchInfo? _failure;
     private bool _inFlight;
+    // Set between BeginAverage and EndAverage when the group split the all-reduce (shared memory): no thread involved.
+    private ISplitAllReduce? _split;
     private volatile bool _disposed;
     private readonly TimeProvider _time;
 
@@ -123,6 +125,15 @@ public sealed class GradientAverager : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_inFlight) throw new InvalidOperationException("BeginAverage called again before EndAverage.");
         CopyIn();
+        if (_buckets.Length == 1 && _group is ISplitAllReduce split && split.CanSplitAllReduce(_buffers[0].Length))
+        {
+            // Ranks that share memory: this rank's bucket is published here and the others' read in EndAverage, on this
+            // thread; a communication thread would only add two hand-offs per all-reduce and compete for the cores.
+            split.BeginAllReduce(_buffers[0].AsMemory(), ReduceOp.Average);
+            _split = split;
+            _inFlight = true;
+            return;
+        }
         _inFlight = true;
         if (_buckets.Length == 0) return;
         // One thread for the averager's lifetime, not one per step (a thread start costs its stack's page faults
@@ -137,7 +148,14 @@ public sealed class GradientAverager : IDisposable
     {
         if (!_inFlight) throw new InvalidOperationException("EndAverage called without BeginAverage.");
         _inFlight = false;
-        if (_buckets.Length > 0)
+        if (_split is { } split)
+        {
+            _split = null;
+            long waiting = _time.GetTimestamp();
+            split.EndAllReduce();
+            AllReduceTicks += _time.GetTimestamp() - waiting;
+        }
+        else if (_buckets.Length > 0)
         {
             long waiting = _time.GetTimestamp();
             _done.Wait();

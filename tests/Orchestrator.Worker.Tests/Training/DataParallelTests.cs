@@ -30,16 +30,21 @@ public sealed class DataParallelTests
     }
 
     /// <summary>Forms an in-memory group and runs <paramref name="body"/> on each rank's trainer, one thread per rank.</summary>
+    /// <param name="sharedMemory">All-reduce through shared memory (what ranks on one host do by default) instead of around the ring.</param>
     private static async Task<T[]> RunGroupAsync<T>(Func<int, TrialSpec> spec, int worldSize, Func<int, GanTrainer, T> body,
-        Func<int, TimeProvider>? clock = null)
+        Func<int, TimeProvider>? clock = null, bool sharedMemory = false)
     {
         var network = new InMemoryNetwork();
         var transports = Enumerable.Range(0, worldSize).Select(r => network.CreateTransport($"rank-{r}")).ToArray();
         var endpoints = transports.Select(t => t.Endpoint).ToArray();
         var groups = await Task.WhenAll(Enumerable.Range(0, worldSize).Select(r => ProcessGroup.CreateAsync(transports[r],
-            new ProcessGroupOptions { GroupId = "dp-test", Rank = r, WorldSize = worldSize, Endpoints = endpoints, Timeout = TimeSpan.FromSeconds(30) })));
+            new ProcessGroupOptions
+            {
+                GroupId = "dp-test", Rank = r, WorldSize = worldSize, Endpoints = endpoints, Timeout = TimeSpan.FromSeconds(30), SharedMemory = sharedMemory,
+            })));
         try
         {
+            Assert.All(groups, g => Assert.Equal(sharedMemory && worldSize > 1, g.UsesSharedMemory));
             // One dedicated thread per rank: TorchSharp's dispose scopes are per thread, as in a real worker.
             var ranks = Enumerable.Range(0, worldSize).Select(r => Task.Factory.StartNew(() =>
             {
@@ -59,23 +64,47 @@ public sealed class DataParallelTests
     }
 
     [Theory]
-    [InlineData(LossTypes.NonSaturating, 2, false)]
-    [InlineData(LossTypes.NonSaturating, 2, true)]
-    [InlineData(LossTypes.WganGp, 2, true)]
-    [InlineData(LossTypes.WganGp, 3, true)]
-    public async Task K_ranks_at_batch_b_end_with_the_parameters_of_one_process_at_batch_k_times_b(string loss, int k, bool readAhead)
+    [InlineData(LossTypes.NonSaturating, 2, false, false)]
+    [InlineData(LossTypes.NonSaturating, 2, true, false)]
+    [InlineData(LossTypes.WganGp, 2, true, false)]
+    [InlineData(LossTypes.WganGp, 3, true, false)]
+    [InlineData(LossTypes.NonSaturating, 2, false, true)]
+    [InlineData(LossTypes.NonSaturating, 3, true, true)]
+    [InlineData(LossTypes.WganGp, 2, true, true)]
+    public async Task K_ranks_at_batch_b_end_with_the_parameters_of_one_process_at_batch_k_times_b(string loss, int k, bool readAhead, bool sharedMemory)
     {
         const int b = 16, steps = 50;
         var expected = OneProcessState(Spec(loss, k * b), steps);
 
         // readAhead: every step but the last reads the next step's batch and runs D on it while G's gradients travel.
+        // sharedMemory: the gradients' all-reduces are split on the training thread (published before, read after the overlap).
         var ranks = await RunGroupAsync(_ => Spec(loss, b), k, (_, trainer) =>
         {
             for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: readAhead && i < steps - 1);
             return State(trainer);
-        });
+        }, sharedMemory: sharedMemory);
 
         AssertRanksMatchOneProcess(expected, ranks);
+    }
+
+    [Fact]
+    public async Task Training_through_shared_memory_gives_bit_for_bit_the_parameters_of_training_around_the_ring()
+    {
+        // Shared memory sums every element in the ring's order and divides once, so the path changes no number.
+        const int k = 3, b = 16, steps = 30;
+        Task<Dictionary<string, float[]>[]> TrainAsync(bool shm) => RunGroupAsync(_ => Spec(LossTypes.WganGp, b), k, (_, trainer) =>
+        {
+            for (int i = 0; i < steps; i++) trainer.TrainStep(nextStepFollows: i < steps - 1);
+            return State(trainer);
+        }, sharedMemory: shm);
+
+        var ring = await TrainAsync(false);
+        var shared = await TrainAsync(true);
+
+        foreach (var (name, values) in ring[0])
+        {
+            for (int r = 0; r < k; r++) Assert.Equal(values, shared[r][name]);
+        }
     }
 
     /// <summary>G's and D's state after <paramref name="steps"/> steps of one process with <paramref name="spec"/>.</summary>
