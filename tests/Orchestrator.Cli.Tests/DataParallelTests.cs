@@ -42,9 +42,14 @@ public sealed class DataParallelTests : IDisposable
     {
         private readonly StringBuilder _output = new();
 
-        public Rank(params string[] args)
+        public Rank(params string[] args) : this(null, args)
+        {
+        }
+
+        public Rank(IReadOnlyDictionary<string, string>? environment, params string[] args)
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
             info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
             foreach (var a in args) info.ArgumentList.Add(a);
             Process = Process.Start(info)!;
@@ -82,8 +87,9 @@ public sealed class DataParallelTests : IDisposable
     private static Rank[] StartGroup(string config, string outDir, string[] peers, int devices = 1, params string[] extra) =>
         StartGroup(config, outDir, peers, devices, _ => extra);
 
-    private static Rank[] StartGroup(string config, string outDir, string[] peers, int devices, Func<int, string[]> extra) =>
-        Enumerable.Range(0, peers.Length).Select(r => new Rank(
+    private static Rank[] StartGroup(string config, string outDir, string[] peers, int devices, Func<int, string[]> extra,
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        Enumerable.Range(0, peers.Length).Select(r => new Rank(environment,
             ["train", "--config", config, "--out", outDir, "--rank", $"{r}", "--world", $"{peers.Length}",
              "--peers", string.Join(',', peers), "--devices", $"{devices}", .. extra(r)])).ToArray();
 
@@ -108,10 +114,11 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Theory]
-    [InlineData(2, 1, true)]
-    [InlineData(3, 1, false)]
-    [InlineData(2, 2, true)]
-    public void Processes_at_batch_b_end_with_the_parameters_of_one_process_at_the_global_batch(int processes, int devices, bool pinned)
+    [InlineData(2, 1, true, true)]
+    [InlineData(3, 1, false, true)]
+    [InlineData(3, 1, false, false)]
+    [InlineData(2, 2, true, true)]
+    public void Processes_at_batch_b_end_with_the_parameters_of_one_process_at_the_global_batch(int processes, int devices, bool pinned, bool sharedMemory)
     {
         const int b = 16, steps = 50;
         int global = b * processes * devices;
@@ -121,10 +128,16 @@ public sealed class DataParallelTests : IDisposable
 
         var split = Write("split.yaml", Trial($"batch_size: {b}", steps));
         var groupDir = Path.Combine(_root, "group");
-        var ranks = StartGroup(split, groupDir, LoopbackPorts.Endpoints(processes), devices, r => pinned ? Pinned(r, devices) : []);
+        // Processes on one host all-reduce through shared memory unless the environment turns it off.
+        var ranks = StartGroup(split, groupDir, LoopbackPorts.Endpoints(processes), devices, r => pinned ? Pinned(r, devices) : [],
+            sharedMemory ? null : new Dictionary<string, string> { ["ORCHESTRATOR_COLLECTIVE_SHM"] = "off" });
         try
         {
             foreach (var rank in ranks) Assert.True(rank.WaitForExit(TimeSpan.FromMinutes(5)) == 0, rank.Output);
+            foreach (var rank in ranks)
+            {
+                Assert.Contains(sharedMemory ? "all-reduce through shared memory" : "all-reduce through ring (", rank.Output);
+            }
         }
         finally
         {
@@ -154,6 +167,8 @@ public sealed class DataParallelTests : IDisposable
             var until = DateTime.UtcNow + TimeSpan.FromMinutes(2);
             while (!ranks[0].Output.Contains("] step ", StringComparison.Ordinal) && DateTime.UtcNow < until) Thread.Sleep(100);
             Assert.True(ranks[0].Output.Contains("] step ", StringComparison.Ordinal), ranks[0].Output);
+            // The ranks share this host, so their gradients go through shared memory; the links still carry the news.
+            Assert.Contains("all-reduce through shared memory", ranks[0].Output);
 
             ranks[2].Process.Kill(); // SIGKILL: no goodbye to the neighbours
             var killed = Stopwatch.StartNew();

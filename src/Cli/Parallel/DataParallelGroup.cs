@@ -33,6 +33,7 @@ public sealed class DataParallelGroup : IAsyncDisposable
                     Endpoints = settings.Peers,
                     Timeout = settings.Timeout,
                 }, cancellationToken);
+                console.WriteLine($"rank {settings.Rank}: all-reduce through {group._ring.AllReducePath}");
             }
             group.Replicas = ReplicaGroup.Create(settings.Devices, group._ring, settings.Timeout);
             console.WriteLine($"rank {settings.Rank}: {settings.Devices} replica(s), global ranks {settings.Rank * settings.Devices} to {(settings.Rank + 1) * settings.Devices - 1} of {settings.World * settings.Devices}");

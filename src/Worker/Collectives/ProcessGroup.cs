@@ -797,7 +797,10 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
                 }
                 long active = Interlocked.Read(ref _active);
                 long progress = Math.Max(Volatile.Read(ref _lastProgress), _shm?.LastProgress ?? 0);
-                if (active >= 0 && now - progress > _timeoutTicks)
+                // A split all-reduce that every rank has published waits only for this rank's caller to end it: the
+                // caller's own compute between the halves, not a stalled group.
+                bool callerOwes = Volatile.Read(ref _splitting) && _shm!.Laggard() < 0;
+                if (active >= 0 && now - progress > _timeoutTicks && !callerOwes)
                 {
                     FailStalled(active, now);
                     return;

@@ -3,7 +3,9 @@ using Orchestrator.Worker.Collectives;
 
 namespace Orchestrator.Worker.Tests.Collectives;
 
-/// <summary>How a group chooses its all-reduce path at setup, and what the shared-memory segment accepts and leaves behind.</summary>
+/// <summary>How a group chooses its all-reduce path at setup, what the shared-memory segment accepts and leaves behind, and
+/// the split all-reduce's halves. Some tests wait out a group's timeout, hence the collection that runs them alone.</summary>
+[Collection(FailureDetectionCollection.Name)]
 public sealed class SharedMemoryTests
 {
     private static string OwnSegments => SharedMemoryAllReduce.Prefix + Environment.ProcessId + "-";
@@ -60,6 +62,136 @@ public sealed class SharedMemoryTests
             await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], ReduceOp.Average))).WaitAsync(Cluster.HangGuard);
             var expected = RingReference.AllReduce(inputs, ReduceOp.Average);
             Assert.All(buffers, b => Assert.Equal(expected, b));
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+        }
+    }
+
+    [Fact]
+    public async Task A_split_all_reduce_published_before_and_summed_after_other_work_equals_the_ring_reference()
+    {
+        const int World = 3;
+        await using var cluster = await Cluster.SharedMemoryAsync(World);
+        var groups = await cluster.FormAsync();
+        try
+        {
+            var inputs = RingReference.Inputs(World, 2049, seed: 12);
+            var buffers = inputs.Select(input => input.ToArray()).ToArray();
+            Assert.All(groups, g => Assert.True(g.CanSplitAllReduce(2049)));
+            // Each rank on its own thread, as a training loop: begin, work for a while (longer on some ranks), end.
+            var threads = groups.Select((g, rank) => new Thread(() =>
+            {
+                g.BeginAllReduce(buffers[rank], ReduceOp.Average);
+                Thread.Sleep(20 * rank);
+                g.EndAllReduce();
+            })).ToArray();
+            foreach (var thread in threads) thread.Start();
+            foreach (var thread in threads) Assert.True(thread.Join(Cluster.HangGuard), "a split all-reduce did not end");
+
+            var expected = RingReference.AllReduce(inputs, ReduceOp.Average);
+            Assert.All(buffers, b => Assert.Equal(expected, b));
+            Assert.All(groups, g => Assert.Equal(1, g.Sequence));
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+        }
+    }
+
+    [Fact]
+    public async Task A_split_all_reduce_is_one_collective_and_refuses_misuse_with_a_clear_error()
+    {
+        await using var ring = await Cluster.TcpAsync(2);
+        var ringGroups = await ring.FormAsync();
+        await using var cluster = await Cluster.SharedMemoryAsync(2);
+        var groups = await cluster.FormAsync();
+        try
+        {
+            // A group on the ring cannot split one (nor can a buffer longer than a slot).
+            Assert.False(ringGroups[0].CanSplitAllReduce(10));
+            Assert.False(groups[0].CanSplitAllReduce(SharedMemoryAllReduce.DefaultSlotBytes / sizeof(float) + 1));
+            var refused = Assert.Throws<InvalidOperationException>(() => ringGroups[0].BeginAllReduce(new float[10], ReduceOp.Sum));
+            Assert.Contains("call AllReduce instead", refused.Message);
+            Assert.Throws<InvalidOperationException>(() => groups[0].EndAllReduce());
+
+            var a = new float[] { 1, 2 };
+            groups[0].BeginAllReduce(a, ReduceOp.Sum);
+            // Between the halves the collective is still running: nothing else may start on this rank.
+            Assert.Throws<InvalidOperationException>(() => groups[0].AllReduce(new float[2], ReduceOp.Sum));
+            var b = new float[] { 10, 20 };
+            var other = Task.Run(() => groups[1].AllReduce(b, ReduceOp.Sum));
+            groups[0].EndAllReduce();
+            await other.WaitAsync(Cluster.HangGuard);
+            Assert.Equal(new float[] { 11, 22 }, a);
+            Assert.Equal(new float[] { 11, 22 }, b);
+            Assert.All(groups, g => Assert.Null(g.Fault));
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+            await Cluster.DisposeAllAsync(ringGroups);
+        }
+    }
+
+    [Fact]
+    public async Task Work_between_the_halves_longer_than_the_timeout_is_not_a_stall_once_every_rank_has_published()
+    {
+        await using var cluster = await Cluster.SharedMemoryAsync(2);
+        var groups = await cluster.FormAsync(timeout: TimeSpan.FromSeconds(2));
+        try
+        {
+            var buffers = new[] { new float[] { 1 }, new float[] { 2 } };
+            var threads = groups.Select((g, rank) => new Thread(() =>
+            {
+                g.BeginAllReduce(buffers[rank], ReduceOp.Sum);
+                // Both have published; rank 0 computes for 2.5 timeouts before it ends its half.
+                if (rank == 0) Thread.Sleep(5000);
+                g.EndAllReduce();
+            })).ToArray();
+            foreach (var thread in threads) thread.Start();
+            foreach (var thread in threads) Assert.True(thread.Join(Cluster.HangGuard));
+
+            Assert.All(buffers, b => Assert.Equal(3f, b[0]));
+            Assert.All(groups, g => Assert.Null(g.Fault));
+        }
+        finally
+        {
+            await Cluster.DisposeAllAsync(groups);
+        }
+    }
+
+    [Fact]
+    public async Task A_rank_that_never_begins_a_split_all_reduce_fails_the_others_naming_it()
+    {
+        await using var cluster = await Cluster.SharedMemoryAsync(3);
+        var groups = await cluster.FormAsync(timeout: TimeSpan.FromSeconds(2));
+        try
+        {
+            var failures = new CollectiveException?[3];
+            var threads = new[] { 0, 1 }.Select(rank => new Thread(() =>
+            {
+                groups[rank].BeginAllReduce(new float[8], ReduceOp.Sum);
+                try
+                {
+                    groups[rank].EndAllReduce();
+                }
+                catch (CollectiveException e)
+                {
+                    failures[rank] = e;
+                }
+            })).ToArray();
+            foreach (var thread in threads) thread.Start();
+            foreach (var thread in threads) Assert.True(thread.Join(Cluster.HangGuard));
+
+            foreach (var failure in failures.Take(2))
+            {
+                Assert.NotNull(failure);
+                Assert.Equal(2, failure.PeerRank);
+                Assert.Contains("rank 2", failure.Message);
+                Assert.Contains("collective #1", failure.Message);
+            }
         }
         finally
         {
