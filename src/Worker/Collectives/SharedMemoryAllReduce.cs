@@ -42,7 +42,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
     private const int NonceBytes = 16;
     private const int WaitSliceMilliseconds = 20;
     private const int Spins = 16;
-    private const string Directory = "/dev/shm";
+    private const string SegmentDirectory = "/dev/shm";
     private static readonly TimeSpan OrphanAge = TimeSpan.FromHours(1);
 
     private readonly MemoryMappedFile _file;
@@ -53,14 +53,13 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
     private readonly int _worldSize;
     private readonly long _slotBytes;
     private readonly int _slotFloats;
-    private readonly long _metaOffset;
     private readonly long _dataOffset;
     // Pieces this rank has started (1 for the first): the value its arrival word holds once it has published one.
     private long _pieces;
     private long _lastProgress;
     private int _disposed;
-    // Threads inside Run: the mapping is released only once the last has left (a failed group is disposed while
-    // its collective's thread may still be waking up from a futex wait).
+    // Threads inside Run, between Begin and End, or in Laggard: the mapping is released only once the last has left (a
+    // failed group is disposed while its collective's thread may still be waking up from a futex wait).
     private int _users;
     private int _released;
 
@@ -72,8 +71,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
         _worldSize = worldSize;
         _slotBytes = slotBytes;
         _slotFloats = (int)(slotBytes / sizeof(float));
-        _metaOffset = HeaderBytes + 2L * worldSize * Line;
-        _dataOffset = AlignUp(_metaOffset + (long)worldSize * Sets * Line, Environment.SystemPageSize);
+        _dataOffset = DataOffset(worldSize);
         _view = file.CreateViewAccessor(0, Size(worldSize, slotBytes), MemoryMappedFileAccess.ReadWrite);
         byte* pointer = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
@@ -86,11 +84,16 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
     /// <summary>The last time (<see cref="Stopwatch"/> ticks) a piece completed or a peer arrived.</summary>
     public long LastProgress => Volatile.Read(ref _lastProgress);
 
-    public static bool IsSupported => Futex.IsSupported && System.IO.Directory.Exists(Directory);
+    public static bool IsSupported => Futex.IsSupported && Directory.Exists(SegmentDirectory);
 
     /// <summary>Bytes a group of <paramref name="worldSize"/> maps with slots of <paramref name="slotBytes"/>.</summary>
-    public static long Size(int worldSize, long slotBytes) =>
-        AlignUp(HeaderBytes + 2L * worldSize * Line + (long)worldSize * Sets * Line, Environment.SystemPageSize) + Sets * worldSize * slotBytes;
+    public static long Size(int worldSize, long slotBytes) => DataOffset(worldSize) + Sets * worldSize * slotBytes;
+
+    // The header, an arrival and a reduction word per rank (a cache line each), a line per rank and set describing its
+    // piece, then the slots from the next page on.
+    private static long MetaOffset(int worldSize) => HeaderBytes + 2L * worldSize * Line;
+
+    private static long DataOffset(int worldSize) => AlignUp(MetaOffset(worldSize) + (long)worldSize * Sets * Line, Environment.SystemPageSize);
 
     /// <summary>
     /// Rank 0's half of setup: a new segment in /dev/shm, every page allocated up front (so a full /dev/shm fails here
@@ -106,7 +109,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
             throw new IOException($"no shared-memory path on this system ({RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture})");
         RemoveOrphans();
         nonce = RandomNumberGenerator.GetBytes(NonceBytes);
-        string path = System.IO.Path.Combine(Directory,
+        string path = System.IO.Path.Combine(SegmentDirectory,
             Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(nonce.AsSpan(0, 8)));
         long size = Size(worldSize, slotBytes);
         var stream = new FileStream(path, new FileStreamOptions
@@ -128,7 +131,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
         {
             stream.Dispose();
             File.Delete(path);
-            throw new IOException($"{Directory} has no room for {size / (1024 * 1024.0):F0} MiB ({e.Message})", e);
+            throw new IOException($"{SegmentDirectory} has no room for {size / (1024 * 1024.0):F0} MiB ({e.Message})", e);
         }
         var file = MemoryMappedFile.CreateFromFile(stream, null, size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
         var segment = new SharedMemoryAllReduce(file, path, 0, worldSize, slotBytes);
@@ -148,7 +151,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
     public static SharedMemoryAllReduce Open(string path, ReadOnlySpan<byte> nonce, int worldSize, int rank)
     {
         if (!IsSupported) throw new IOException($"no shared-memory path on this system ({RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture})");
-        if (System.IO.Path.GetDirectoryName(path) != Directory || !System.IO.Path.GetFileName(path).StartsWith(Prefix, StringComparison.Ordinal))
+        if (System.IO.Path.GetDirectoryName(path) != SegmentDirectory || !System.IO.Path.GetFileName(path).StartsWith(Prefix, StringComparison.Ordinal))
             throw new IOException($"'{path}' is not a collective segment");
         var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
         long slotBytes;
@@ -407,7 +410,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
 
     private long* Reduced(int rank) => (long*)(_base + HeaderBytes + (2L * rank + 1) * Line);
 
-    private PieceMeta* Meta(int rank, int set) => (PieceMeta*)(_base + _metaOffset + ((long)rank * Sets + set) * Line);
+    private PieceMeta* Meta(int rank, int set) => (PieceMeta*)(_base + MetaOffset(_worldSize) + ((long)rank * Sets + set) * Line);
 
     private Span<float> Slot(int set, int rank) => new(_base + _dataOffset + ((long)set * _worldSize + rank) * _slotBytes, _slotFloats);
 
@@ -431,12 +434,12 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
     {
         try
         {
-            foreach (string file in System.IO.Directory.EnumerateFiles(Directory, Prefix + "*"))
+            foreach (string file in Directory.EnumerateFiles(SegmentDirectory, Prefix + "*"))
             {
                 string name = System.IO.Path.GetFileName(file);
                 int dash = name.IndexOf('-', Prefix.Length);
                 if (dash > 0 && int.TryParse(name.AsSpan(Prefix.Length, dash - Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
-                    && !System.IO.Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture))
+                    && !Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture))
                     && DateTime.UtcNow - File.GetLastWriteTimeUtc(file) > OrphanAge)
                     File.Delete(file);
             }

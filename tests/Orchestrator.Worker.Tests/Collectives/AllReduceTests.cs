@@ -146,13 +146,7 @@ public sealed class AllReduceTests(TransportsFixture transports) : IClassFixture
             {
                 foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Average })
                 {
-                    var inputs = RingReference.Inputs(world, length, seed++);
-                    var buffers = inputs.Select(input => input.ToArray()).ToArray();
-
-                    await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], op))).WaitAsync(Cluster.HangGuard);
-
-                    var expected = RingReference.AllReduce(inputs, op);
-                    Assert.All(buffers, buffer => Assert.Equal(Bits(expected), Bits(buffer)));
+                    await Cluster.AssertAllReduceMatchesReferenceAsync(groups, length, seed++, op);
                 }
             }
         }

@@ -94,6 +94,21 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Every rank all-reduces its own seeded input of <paramref name="length"/> floats at once; each must end with the
+    /// ring-order reference, bit for bit.
+    /// </summary>
+    public static async Task AssertAllReduceMatchesReferenceAsync(IReadOnlyList<ProcessGroup> groups, int length, int seed, ReduceOp op)
+    {
+        var inputs = RingReference.Inputs(groups.Count, length, seed);
+        var buffers = inputs.Select(input => input.ToArray()).ToArray();
+
+        await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], op))).WaitAsync(HangGuard);
+
+        var expected = RingReference.AllReduce(inputs, op).Select(BitConverter.SingleToInt32Bits).ToArray();
+        Assert.All(buffers, buffer => Assert.Equal(expected, buffer.Select(BitConverter.SingleToInt32Bits).ToArray()));
+    }
+
     public static async Task DisposeAllAsync(IEnumerable<ProcessGroup> groups)
     {
         foreach (var group in groups)

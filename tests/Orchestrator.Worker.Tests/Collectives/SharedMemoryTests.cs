@@ -26,11 +26,7 @@ public sealed class SharedMemoryTests
             Assert.All(groups, g => Assert.Equal(path, g.SharedMemorySegmentPath));
             Assert.False(File.Exists(path));
 
-            var inputs = RingReference.Inputs(3, 5000, seed: 4);
-            var buffers = inputs.Select(input => input.ToArray()).ToArray();
-            await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], ReduceOp.Sum))).WaitAsync(Cluster.HangGuard);
-            var expected = RingReference.AllReduce(inputs, ReduceOp.Sum);
-            Assert.All(buffers, b => Assert.Equal(expected, b));
+            await Cluster.AssertAllReduceMatchesReferenceAsync(groups, 5000, seed: 4, ReduceOp.Sum);
         }
         finally
         {
@@ -57,11 +53,7 @@ public sealed class SharedMemoryTests
             Assert.All(groups, g => Assert.StartsWith("ring (", g.AllReducePath));
 
             // The ring carries the all-reduce instead, with the same numbers.
-            var inputs = RingReference.Inputs(3, 1001, seed: 5);
-            var buffers = inputs.Select(input => input.ToArray()).ToArray();
-            await Task.WhenAll(groups.Select((g, rank) => g.AllReduceAsync(buffers[rank], ReduceOp.Average))).WaitAsync(Cluster.HangGuard);
-            var expected = RingReference.AllReduce(inputs, ReduceOp.Average);
-            Assert.All(buffers, b => Assert.Equal(expected, b));
+            await Cluster.AssertAllReduceMatchesReferenceAsync(groups, 1001, seed: 5, ReduceOp.Average);
         }
         finally
         {
