@@ -168,13 +168,13 @@ public sealed class ProcessGroup : IAsyncDisposable, IRingExchange, ICommunicato
     /// <summary><see cref="AllReduceAsync"/> on the calling thread: through shared memory without a thread hop or an allocation.</summary>
     public void AllReduce(Memory<float> buffer, ReduceOp op, CancellationToken cancellationToken = default)
     {
-        CheckAllReduce(buffer, op);
-        if (_shm is not null)
+        if (_shm is null)
         {
-            RunSharedMemoryAllReduce(buffer, op, cancellationToken);
+            AllReduceAsync(buffer, op, cancellationToken).GetAwaiter().GetResult();
             return;
         }
-        RunCollectiveAsync((sequence, ct) => _allReduce.RunAsync(buffer, op, sequence, ct), cancellationToken).GetAwaiter().GetResult();
+        CheckAllReduce(buffer, op);
+        RunSharedMemoryAllReduce(buffer, op, cancellationToken);
     }
 
     private static void CheckAllReduce(Memory<float> buffer, ReduceOp op)

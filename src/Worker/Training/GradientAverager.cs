@@ -131,11 +131,9 @@ public sealed class GradientAverager : IDisposable
             // thread; a communication thread would only add two hand-offs per all-reduce and compete for the cores.
             split.BeginAllReduce(_buffers[0].AsMemory(), ReduceOp.Average);
             _split = split;
-            _inFlight = true;
-            return;
         }
         _inFlight = true;
-        if (_buckets.Length == 0) return;
+        if (_split is not null || _buckets.Length == 0) return;
         // One thread for the averager's lifetime, not one per step (a thread start costs its stack's page faults
         // every step), and not a pool thread: a replica group blocks its callers until every replica has arrived.
         _communication ??= StartCommunicationThread();
@@ -148,17 +146,18 @@ public sealed class GradientAverager : IDisposable
     {
         if (!_inFlight) throw new InvalidOperationException("EndAverage called without BeginAverage.");
         _inFlight = false;
-        if (_split is { } split)
-        {
-            _split = null;
-            long waiting = _time.GetTimestamp();
-            split.EndAllReduce();
-            AllReduceTicks += _time.GetTimestamp() - waiting;
-        }
-        else if (_buckets.Length > 0)
+        if (_buckets.Length > 0)
         {
             long waiting = _time.GetTimestamp();
-            _done.Wait();
+            if (_split is { } split)
+            {
+                _split = null;
+                split.EndAllReduce();
+            }
+            else
+            {
+                _done.Wait();
+            }
             AllReduceTicks += _time.GetTimestamp() - waiting;
             if (_failure is { } failure)
             {
