@@ -29,7 +29,7 @@ public sealed class DcganDiscriminator : GanDiscriminator
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>
         {
             ("down0", nn.Conv2d(input, f, 4, 2, 1, bias: false)),
-            ("act0", nn.LeakyReLU(0.2)),
+            ("act0", new LeakyRelu(0.2)),
         };
         // (out channels, spatial size after the conv) of each normalized block.
         (int Channels, int Side)[] blocks = imageSize == 28
@@ -46,7 +46,7 @@ public sealed class DcganDiscriminator : GanDiscriminator
                 // GroupNorm with one group normalizes each sample over (C, H, W): layer norm for conv maps.
                 case Norms.Layer: modules.Add(($"norm{i + 1}", nn.GroupNorm(1, c))); break;
             }
-            modules.Add(($"act{i + 1}", nn.LeakyReLU(0.2)));
+            modules.Add(($"act{i + 1}", new LeakyRelu(0.2)));
             inChannels = c;
         }
         int last = blocks[^1].Side;

@@ -29,7 +29,7 @@ public sealed class MlpDiscriminator : GanDiscriminator
                 case Norms.Batch: modules.Add(($"norm{i}", nn.BatchNorm1d(hidden))); break;
                 case Norms.Layer: modules.Add(($"norm{i}", nn.LayerNorm(hidden))); break;
             }
-            modules.Add(($"act{i}", nn.LeakyReLU(0.2)));
+            modules.Add(($"act{i}", new LeakyRelu(0.2)));
         }
         modules.Add(("output", nn.Linear(layers == 0 ? input : hidden, 1)));
         body = nn.Sequential(modules);
